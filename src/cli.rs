@@ -1,0 +1,179 @@
+//! Every flag, defined once with its help. No I/O here.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "keysweep",
+    version,
+    about = "Find leaked API keys in files, git history and GitHub, and revoke them by hash",
+    after_help = "Exit status: 0 no findings, 1 findings, 2 error or incomplete scan."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Scan files and directories (default: the current directory).
+    Dir(DirArgs),
+    /// Scan standard input (also `keysweep -`).
+    Stdin(ScanArgs),
+    /// List or check detection rules.
+    #[command(subcommand)]
+    Rules(RulesCommand),
+    /// Manage baselines: fingerprints of accepted findings that later scans hide.
+    #[command(subcommand)]
+    Baseline(BaselineCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct DirArgs {
+    /// Files or directories to scan.
+    #[arg(default_value = ".")]
+    pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub walk: WalkArgs,
+    #[command(flatten)]
+    pub scan: ScanArgs,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct WalkArgs {
+    /// Also scan files excluded by .gitignore, .ignore and .keysweepignore.
+    #[arg(long)]
+    pub no_ignore: bool,
+    /// Follow symbolic links (loops are detected and not followed again).
+    #[arg(short = 'L', long)]
+    pub follow: bool,
+}
+
+/// Flags every scan command shares.
+#[derive(Debug, Args, Clone)]
+pub struct ScanArgs {
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Write the report to FILE instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Include raw secrets in the output. Off by default: reports carry a redacted form and
+    /// the SHA-256 only.
+    #[arg(long)]
+    pub show_secrets: bool,
+    /// Extra rule file or directory of *.toml rule files (repeatable).
+    #[arg(long, value_name = "PATH")]
+    pub rules: Vec<PathBuf>,
+    /// Do not load the built-in rules.
+    #[arg(long)]
+    pub no_builtin_rules: bool,
+    /// Configuration file (default: keysweep.toml in the scanned root, if any).
+    #[arg(short, long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Hide findings whose fingerprint is listed in FILE.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// Scanning threads (default: number of CPUs).
+    #[arg(short = 'j', long, value_name = "N", default_value_t = 0)]
+    pub threads: usize,
+    /// When to colour text output.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+    /// No summary line and no progress line.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Human-readable, coloured on a terminal.
+    Text,
+    /// One JSON document: findings and summary.
+    Json,
+    /// One finding per line (the stable machine contract).
+    Jsonl,
+    /// SARIF 2.1.0, for GitHub code scanning.
+    Sarif,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// List the rules in force.
+    List {
+        #[command(flatten)]
+        rules: RuleArgs,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run every rule's examples and negative examples; exit 1 on any failure.
+    Check {
+        /// Rule file or directory to check (default: the built-in rules).
+        path: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct RuleArgs {
+    /// Extra rule file or directory (repeatable).
+    #[arg(long, value_name = "PATH")]
+    pub rules: Vec<PathBuf>,
+    /// Do not load the built-in rules.
+    #[arg(long)]
+    pub no_builtin_rules: bool,
+    /// Configuration file.
+    #[arg(short, long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BaselineCommand {
+    /// Scan PATHS (or read a JSON/JSONL report) and write the fingerprints of what is found.
+    Create {
+        /// Files or directories to scan.
+        #[arg(default_value = ".")]
+        paths: Vec<PathBuf>,
+        /// Take findings from this keysweep JSON or JSONL report instead of scanning.
+        #[arg(long, value_name = "REPORT")]
+        from: Option<PathBuf>,
+        /// Where to write the baseline.
+        #[arg(short, long, value_name = "FILE", default_value = "keysweep.baseline")]
+        output: PathBuf,
+        #[command(flatten)]
+        walk: WalkArgs,
+        #[command(flatten)]
+        rules: RuleArgs,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn dir_defaults_to_current_directory_and_text() {
+        let cli = Cli::try_parse_from(["keysweep", "dir"]).unwrap();
+        let Command::Dir(d) = cli.command else {
+            panic!("not dir")
+        };
+        assert_eq!(d.paths, vec![PathBuf::from(".")]);
+        assert_eq!(d.scan.format, Format::Text);
+        assert!(!d.scan.show_secrets);
+    }
+}

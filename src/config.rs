@@ -1,0 +1,173 @@
+//! `keysweep.toml`: found in the scanned root, or named with `--config FILE`; merged with flags.
+//!
+//! ```toml
+//! baseline = "keysweep.baseline"     # fingerprints to hide
+//! [rules]
+//! builtin = true                     # the embedded pack (default true)
+//! paths = ["ci/rules"]               # more rule files or directories, relative to this file
+//! disable = ["keyservice.publishable"]
+//! [allowlist]
+//! paths = ["fixtures/**"]            # globs over reported paths
+//! regexes = ['''^sk_test_''']        # over secrets
+//! stopwords = ["fake"]
+//! [[rule]]                           # inline rules, same syntax as rules/*.toml
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::Deserialize;
+
+use crate::rules::{RuleSources, RuleSpec};
+use crate::suppress::AllowlistConfig;
+
+pub const FILE_NAME: &str = "keysweep.toml";
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub baseline: Option<PathBuf>,
+    #[serde(default)]
+    pub rules: RulesConfig,
+    #[serde(default)]
+    pub allowlist: AllowlistConfig,
+    #[serde(default, rename = "rule")]
+    pub inline_rules: Vec<RuleSpec>,
+    /// Directory of the file, against which relative paths in it resolve.
+    #[serde(skip)]
+    pub dir: PathBuf,
+    /// The file this came from, if any.
+    #[serde(skip)]
+    pub path: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RulesConfig {
+    #[serde(default = "yes")]
+    pub builtin: bool,
+    #[serde(default)]
+    pub paths: Vec<PathBuf>,
+    #[serde(default)]
+    pub disable: Vec<String>,
+}
+
+impl Default for RulesConfig {
+    fn default() -> Self {
+        RulesConfig {
+            builtin: true,
+            paths: Vec::new(),
+            disable: Vec::new(),
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Config {
+    /// `explicit` if given (it must exist); else `keysweep.toml` in `root` if there is one;
+    /// else defaults.
+    pub fn discover(explicit: Option<&Path>, root: Option<&Path>) -> anyhow::Result<Config> {
+        if let Some(path) = explicit {
+            return Self::read(path);
+        }
+        if let Some(root) = root {
+            let dir = if root.is_dir() {
+                root
+            } else {
+                root.parent().unwrap_or(Path::new("."))
+            };
+            let candidate = dir.join(FILE_NAME);
+            if candidate.is_file() {
+                return Self::read(&candidate);
+            }
+        }
+        Ok(Config {
+            dir: PathBuf::from("."),
+            ..Default::default()
+        })
+    }
+
+    pub fn read(path: &Path) -> anyhow::Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read config {}", path.display()))?;
+        let mut config: Config =
+            toml::from_str(&text).with_context(|| format!("invalid config {}", path.display()))?;
+        config.dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .to_path_buf();
+        config.path = Some(path.to_path_buf());
+        Ok(config)
+    }
+
+    pub fn resolve(&self, p: &Path) -> PathBuf {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.dir.join(p)
+        }
+    }
+
+    /// Where the rules come from once flags are merged in: flags add rule paths and can turn
+    /// the built-in pack off, never on against the config.
+    pub fn rule_sources(&self, extra: &[PathBuf], no_builtin: bool) -> RuleSources {
+        let origin = self
+            .path
+            .as_ref()
+            .map_or_else(|| FILE_NAME.to_string(), |p| p.display().to_string());
+        RuleSources {
+            builtin: self.rules.builtin && !no_builtin,
+            paths: self
+                .rules
+                .paths
+                .iter()
+                .map(|p| self.resolve(p))
+                .chain(extra.iter().cloned())
+                .collect(),
+            inline: self
+                .inline_rules
+                .iter()
+                .map(|r| (origin.clone(), r.clone()))
+                .collect(),
+            disabled: self.rules.disable.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn discovered_in_root_and_paths_resolve_against_it() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(FILE_NAME),
+            "baseline = 'b.txt'\n[rules]\npaths = ['r']\ndisable = ['x']\n[allowlist]\npaths = ['fixtures/**']\n",
+        )
+        .unwrap();
+        let c = Config::discover(None, Some(dir.path())).unwrap();
+        assert_eq!(
+            c.resolve(c.baseline.as_ref().unwrap()),
+            dir.path().join("b.txt")
+        );
+        let s = c.rule_sources(&[], false);
+        assert_eq!(s.paths, vec![dir.path().join("r")]);
+        assert!(s.builtin);
+        assert_eq!(s.disabled, vec!["x".to_string()]);
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected_with_the_file_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("k.toml");
+        std::fs::write(&p, "[allowlist]\npath = ['x']\n").unwrap();
+        let err = format!("{:#}", Config::read(&p).unwrap_err());
+        assert!(err.contains("k.toml") && err.contains("path"), "{err}");
+    }
+}

@@ -1,0 +1,166 @@
+//! Filters a regex match must pass to count as a secret. The semantics are the ones written
+//! in `docs/rules.md`; rule authors rely on them when they pick their negative examples.
+
+use crate::rules::{Checksum, Rule};
+
+/// Secrets longer than this are structured blobs (PEM, certificates) where runs such as
+/// `AAAAAA` are legitimate DER encoding, not placeholders.
+const PLACEHOLDER_MAX_LEN: usize = 256;
+
+/// Substrings that mark a placeholder, compared ASCII case-insensitively.
+const PLACEHOLDER_WORDS: &[&[u8]] = &[
+    b"xxxx",
+    b"****",
+    b"your",
+    b"example",
+    b"placeholder",
+    b"redacted",
+    b"changeme",
+    b"dummy",
+    b"sample",
+    b"insert",
+    b"replace",
+];
+
+/// A run this long of one character, or of consecutive ascending characters, is typed by a
+/// person, not drawn from a random source (probability ~1e-7 in a 40-character random key).
+const RUN: usize = 6;
+
+pub fn accept(rule: &Rule, secret: &[u8]) -> bool {
+    if let Some(min) = rule.spec.min_entropy {
+        if shannon_entropy(secret) < min {
+            return false;
+        }
+    }
+    if secret.len() <= PLACEHOLDER_MAX_LEN && is_placeholder(secret) {
+        return false;
+    }
+    if let Some(Checksum::GithubCrc32) = rule.spec.checksum {
+        if !github_crc32_valid(secret) {
+            return false;
+        }
+    }
+    if rule.allow_regexes.iter().any(|r| r.is_match(secret)) {
+        return false;
+    }
+    !rule
+        .allow_stopwords
+        .iter()
+        .any(|w| contains_ignore_case(secret, w))
+}
+
+/// Shannon entropy in bits per byte.
+pub fn shannon_entropy(bytes: &[u8]) -> f64 {
+    if bytes.is_empty() {
+        return 0.0;
+    }
+    let mut counts = [0u32; 256];
+    for &b in bytes {
+        counts[b as usize] += 1;
+    }
+    let n = bytes.len() as f64;
+    counts
+        .iter()
+        .filter(|&&c| c > 0)
+        .map(|&c| {
+            let p = f64::from(c) / n;
+            -p * p.log2()
+        })
+        .sum()
+}
+
+pub fn is_placeholder(secret: &[u8]) -> bool {
+    if PLACEHOLDER_WORDS
+        .iter()
+        .any(|w| contains_ignore_case(secret, w))
+    {
+        return true;
+    }
+    let (mut same, mut ascending) = (1, 1);
+    for pair in secret.windows(2) {
+        let (a, b) = (pair[0], pair[1]);
+        same = if a == b { same + 1 } else { 1 };
+        ascending = if a.is_ascii_alphanumeric() && b == a.wrapping_add(1) {
+            ascending + 1
+        } else {
+            1
+        };
+        if same >= RUN || ascending >= RUN {
+            return true;
+        }
+    }
+    false
+}
+
+fn contains_ignore_case(hay: &[u8], lower_needle: &[u8]) -> bool {
+    lower_needle.is_empty()
+        || hay
+            .windows(lower_needle.len())
+            .any(|w| w.eq_ignore_ascii_case(lower_needle))
+}
+
+const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+/// GitHub's token format (also npm's): after the last `_`, 30 random base62 characters and the
+/// CRC-32 of those 30 in 6 base62 digits. A failing checksum is a typo or a made-up token.
+pub fn github_crc32_valid(secret: &[u8]) -> bool {
+    let body = match secret.iter().rposition(|&b| b == b'_') {
+        Some(i) => &secret[i + 1..],
+        None => secret,
+    };
+    if body.len() != 36 || !body.iter().all(u8::is_ascii_alphanumeric) {
+        return false;
+    }
+    let (random, check) = body.split_at(30);
+    base62_fixed(crc32fast::hash(random), 6) == check
+}
+
+/// `value` in base62, left-padded with `0` to `width` digits.
+pub fn base62_fixed(mut value: u32, width: usize) -> Vec<u8> {
+    let mut digits = vec![b'0'; width];
+    for d in digits.iter_mut().rev() {
+        *d = BASE62[(value % 62) as usize];
+        value /= 62;
+    }
+    digits
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entropy_separates_random_from_typed() {
+        assert!(shannon_entropy(b"sk_live_4eC39HqLyjWDarjtT1zdp7dc") > 4.0);
+        assert!(shannon_entropy(b"aaaaaaaa") < 0.01);
+        assert_eq!(shannon_entropy(b""), 0.0);
+    }
+
+    #[test]
+    fn placeholders_are_recognised() {
+        for p in [
+            &b"sk_live_xxxxxxxxxxxxxxxxxxxxxxxx"[..],
+            b"sk_live_YOUR_KEY_HERE_1234",
+            b"msk_abcdefghijklmnop",
+            b"msk_Q9Q9Q1234567zz",
+            b"msk_Z00000000000",
+            b"sk_live_EXAMPLEKEY8h2k",
+        ] {
+            assert!(is_placeholder(p), "{}", String::from_utf8_lossy(p));
+        }
+        assert!(!is_placeholder(b"sk_live_4eC39HqLyjWDarjtT1zdp7dc"));
+    }
+
+    #[test]
+    fn github_checksum_round_trip() {
+        let random = b"Q3EGRXTWZPLKJH7Mab9fK2LmQ8pX4v";
+        let mut token = b"ghp_".to_vec();
+        token.extend_from_slice(random);
+        token.extend_from_slice(&base62_fixed(crc32fast::hash(random), 6));
+        assert!(github_crc32_valid(&token));
+        let last = token.len() - 1;
+        token[last] = if token[last] == b'A' { b'B' } else { b'A' };
+        assert!(!github_crc32_valid(&token));
+        assert!(!github_crc32_valid(b"ghp_short"));
+    }
+}

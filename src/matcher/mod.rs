@@ -1,0 +1,312 @@
+//! Bytes in, matches out. Knows nothing of where the bytes came from.
+//!
+//! One Aho-Corasick pass finds every keyword of every rule; only rules whose keywords occur are
+//! evaluated, and only in a window around each hit, so the cost on ordinary text is one
+//! prefilter pass (ripgrep and Nosey Parker make the same bet). Surviving regex matches then pass
+//! the entropy, placeholder, checksum and allowlist filters in [`filter`].
+
+pub mod filter;
+
+use std::ops::Range;
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+
+use crate::rules::{Rule, RuleSet};
+
+/// How far a window may be widened to reach a line boundary. Keeps a minified one-line file
+/// from turning every window into the whole file.
+const MAX_LINE_WIDEN: usize = 4096;
+
+/// One confirmed match in a haystack.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Match {
+    /// Index of the rule in the [`RuleSet`].
+    pub rule: usize,
+    /// The whole regex match.
+    pub span: Range<usize>,
+    /// The secret inside it.
+    pub secret: Range<usize>,
+    /// The public identifier paired with the secret, when the rule captures one.
+    pub key_id: Option<Range<usize>>,
+}
+
+/// The compiled prefilter over a rule set. Immutable and shared by all threads; per-thread
+/// state lives in [`Scratch`].
+pub struct Matcher {
+    ac: AhoCorasick,
+    /// Keyword pattern index → the rules that listed it (keywords shared by rules are searched once).
+    keyword_rules: Vec<Vec<usize>>,
+    rule_count: usize,
+}
+
+/// Per-thread reusable buffers, so the hot path does not allocate per blob.
+#[derive(Default)]
+pub struct Scratch {
+    open: Vec<Option<Range<usize>>>,
+    windows: Vec<(usize, Range<usize>)>,
+    locs: Vec<Option<regex::bytes::CaptureLocations>>,
+}
+
+impl Matcher {
+    pub fn new(rules: &RuleSet) -> anyhow::Result<Self> {
+        let mut keywords: Vec<Vec<u8>> = Vec::new();
+        let mut keyword_rules: Vec<Vec<usize>> = Vec::new();
+        for (i, rule) in rules.rules().iter().enumerate() {
+            for k in &rule.spec.keywords {
+                let k = k.to_ascii_lowercase().into_bytes();
+                match keywords.iter().position(|x| *x == k) {
+                    Some(p) => {
+                        if !keyword_rules[p].contains(&i) {
+                            keyword_rules[p].push(i)
+                        }
+                    }
+                    None => {
+                        keywords.push(k);
+                        keyword_rules.push(vec![i]);
+                    }
+                }
+            }
+        }
+        // A DFA: its speed does not fall with the number of keywords, and the set is small
+        // enough (a few hundred literals) for its memory to stay in the low megabytes.
+        let ac = AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::Standard)
+            .kind(Some(AhoCorasickKind::DFA))
+            .build(&keywords)?;
+        Ok(Matcher {
+            ac,
+            keyword_rules,
+            rule_count: rules.len(),
+        })
+    }
+
+    /// Appends to `out` every match of `rules` in `hay`, sorted by position. `rules` must be the
+    /// set this matcher was built from.
+    pub fn find(&self, rules: &RuleSet, hay: &[u8], scratch: &mut Scratch, out: &mut Vec<Match>) {
+        let first = out.len();
+        scratch.open.clear();
+        scratch.open.resize(self.rule_count, None);
+        scratch.windows.clear();
+        if scratch.locs.len() != self.rule_count {
+            scratch.locs = (0..self.rule_count).map(|_| None).collect();
+        }
+
+        // Hits arrive in order of their end; windows of the same rule that touch are merged
+        // so overlapping windows are searched once.
+        for hit in self.ac.find_overlapping_iter(hay) {
+            for &r in &self.keyword_rules[hit.pattern().as_usize()] {
+                let w = rules.get(r).window;
+                let lo = hit.start().saturating_sub(w);
+                let hi = (hit.end() + w).min(hay.len());
+                match &mut scratch.open[r] {
+                    Some(open) if lo <= open.end => open.end = open.end.max(hi),
+                    slot => {
+                        if let Some(done) = slot.replace(lo..hi) {
+                            scratch.windows.push((r, done));
+                        }
+                    }
+                }
+            }
+        }
+        for (r, open) in scratch.open.iter_mut().enumerate() {
+            if let Some(w) = open.take() {
+                scratch.windows.push((r, w));
+            }
+        }
+        if scratch.windows.is_empty() {
+            return;
+        }
+
+        for (r, window) in scratch.windows.drain(..) {
+            let rule = rules.get(r);
+            let locs = scratch.locs[r].get_or_insert_with(|| rule.regex.capture_locations());
+            confirm(rule, r, hay, widen_to_lines(hay, window), locs, out);
+        }
+
+        let mut tail = out.split_off(first);
+        tail.sort_by_key(|m| (m.secret.start, m.rule));
+        tail.dedup_by(|b, a| a.rule == b.rule && a.secret == b.secret);
+        drop_superseded(rules, &mut tail);
+        out.extend(tail);
+    }
+}
+
+/// Widens a window to whole lines, so a regex never starts or ends inside a token at an
+/// arbitrary cut (which could truncate a key or make `\b` match mid-word).
+fn widen_to_lines(hay: &[u8], w: Range<usize>) -> Range<usize> {
+    let lo_floor = w.start.saturating_sub(MAX_LINE_WIDEN);
+    let start = match memchr::memrchr(b'\n', &hay[lo_floor..w.start]) {
+        Some(i) => lo_floor + i + 1,
+        None => lo_floor,
+    };
+    let hi_ceil = (w.end + MAX_LINE_WIDEN).min(hay.len());
+    let end = match memchr::memchr(b'\n', &hay[w.end..hi_ceil]) {
+        Some(i) => w.end + i,
+        None => hi_ceil,
+    };
+    start..end
+}
+
+/// Runs the rule's regex over the window and keeps the matches that pass every filter.
+/// The haystack is cut at the window's end but searched from its start with `captures_read_at`,
+/// so `\b` and `^` still see the byte before the window.
+fn confirm(
+    rule: &Rule,
+    index: usize,
+    hay: &[u8],
+    window: Range<usize>,
+    locs: &mut regex::bytes::CaptureLocations,
+    out: &mut Vec<Match>,
+) {
+    let hay = &hay[..window.end];
+    let mut at = window.start;
+    while at <= hay.len() {
+        let Some(m) = rule.regex.captures_read_at(locs, hay, at) else {
+            break;
+        };
+        at = if m.end() > m.start() {
+            m.end()
+        } else {
+            m.end() + 1
+        };
+        let Some((s, e)) = locs.get(rule.secret_group) else {
+            continue;
+        };
+        if s == e || !filter::accept(rule, &hay[s..e]) {
+            continue;
+        }
+        out.push(Match {
+            rule: index,
+            span: m.start()..m.end(),
+            secret: s..e,
+            key_id: rule
+                .key_id_group
+                .and_then(|g| locs.get(g))
+                .map(|(a, b)| a..b),
+        });
+    }
+}
+
+/// Drops matches of a superseded rule whose secret lies inside a superseding match, so a pair
+/// found together is one finding rather than three.
+fn drop_superseded(rules: &RuleSet, found: &mut Vec<Match>) {
+    if found.len() < 2
+        || !found
+            .iter()
+            .any(|m| !rules.get(m.rule).supersedes.is_empty())
+    {
+        return;
+    }
+    let composites: Vec<(Range<usize>, &[usize])> = found
+        .iter()
+        .filter(|m| !rules.get(m.rule).supersedes.is_empty())
+        .map(|m| (m.span.clone(), rules.get(m.rule).supersedes.as_slice()))
+        .collect();
+    found.retain(|m| {
+        !composites.iter().any(|(span, sup)| {
+            sup.contains(&m.rule) && span.start <= m.secret.start && m.secret.end <= span.end
+        })
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::parse_file;
+
+    fn set(toml: &str) -> RuleSet {
+        RuleSet::compile(parse_file("t", toml).unwrap()).unwrap()
+    }
+
+    fn secrets(rules: &RuleSet, hay: &[u8]) -> Vec<(String, String)> {
+        let m = Matcher::new(rules).unwrap();
+        let mut out = Vec::new();
+        m.find(rules, hay, &mut Scratch::default(), &mut out);
+        out.iter()
+            .map(|x| {
+                (
+                    rules.get(x.rule).id().to_string(),
+                    String::from_utf8_lossy(&hay[x.secret.clone()]).into_owned(),
+                )
+            })
+            .collect()
+    }
+
+    const PAIR: &str = r#"
+[[rule]]
+id = "id"
+description = "public id"
+regex = '''\b(mk_live_[A-Za-z0-9]{16,64})\b'''
+keywords = ["mk_live_"]
+[[rule]]
+id = "secret"
+description = "secret"
+regex = '''\b(msk_[A-Za-z0-9]{16,64})\b'''
+keywords = ["msk_"]
+[[rule]]
+id = "pair"
+description = "pair"
+regex = '''(?P<key_id>mk_live_[A-Za-z0-9]{16,64}):(?P<secret>msk_[A-Za-z0-9]{16,64})'''
+keywords = ["msk_"]
+supersedes = ["id", "secret"]
+"#;
+
+    #[test]
+    fn keyword_is_case_insensitive_but_regex_decides() {
+        let rules = set(
+            "[[rule]]\nid='a'\ndescription='d'\nregex='''\\b(AKIA[0-9A-Z]{16})\\b'''\nkeywords=['akia']\n",
+        );
+        assert_eq!(
+            secrets(&rules, b"x = AKIAQ3EGRXTWZPLKJH7M\n"),
+            vec![("a".into(), "AKIAQ3EGRXTWZPLKJH7M".into())]
+        );
+        assert!(secrets(&rules, b"x = akiaq3egrxtwzplkjh7m\n").is_empty());
+    }
+
+    #[test]
+    fn a_pair_is_one_finding_and_parts_alone_still_match() {
+        let rules = set(PAIR);
+        let hay = b"Authorization: Bearer mk_live_Q3EGRXTWZPLKJH7Mab:msk_9fK2LmQ8pX4vR7tY1wZ3\n";
+        assert_eq!(
+            secrets(&rules, hay),
+            vec![("pair".into(), "msk_9fK2LmQ8pX4vR7tY1wZ3".into())]
+        );
+        let alone = b"a = mk_live_Q3EGRXTWZPLKJH7Mab\nb = msk_9fK2LmQ8pX4vR7tY1wZ3\n";
+        let got = secrets(&rules, alone);
+        assert_eq!(got.len(), 2, "{got:?}");
+    }
+
+    #[test]
+    fn prefix_inside_a_longer_word_does_not_match() {
+        let rules = set(PAIR);
+        assert!(secrets(
+            &rules,
+            b"aws_msk_9fK2LmQ8pX4vR7tY1wZ3 desk_msk_9fK2LmQ8pX4vR7tY1wZ3"
+        )
+        .is_empty());
+    }
+
+    #[test]
+    fn window_edges_do_not_create_word_boundaries() {
+        // The keyword hit is far into a long word; the window starts mid-word but the regex must
+        // still see the preceding bytes, so `\b` does not match there.
+        let rules = set(
+            "[[rule]]\nid='a'\ndescription='d'\nregex='''\\b(sk_[a-z0-9]{20})\\b'''\nkeywords=['sk_']\nwindow=4\n",
+        );
+        let mut hay = vec![b'a'; 10_000];
+        hay.extend_from_slice(b"task_abcde1fghij2klmno3pqrs");
+        assert!(secrets(&rules, &hay).is_empty());
+    }
+
+    #[test]
+    fn matches_in_invalid_utf8_and_many_hits_are_all_found() {
+        let rules = set(PAIR);
+        let mut hay = Vec::new();
+        for i in 0..100 {
+            hay.extend_from_slice(b"\xff\xfe garbage \x80 ");
+            hay.extend_from_slice(format!("msk_{i:04}Lq7Zp2Xw9Rt5Vb3N\n").as_bytes());
+        }
+        assert_eq!(secrets(&rules, &hay).len(), 100);
+    }
+}

@@ -1,0 +1,243 @@
+//! SARIF 2.1.0 for GitHub code scanning, through serde-sarif.
+//!
+//! One result per secret (fingerprint): its first occurrence is the location, the others are
+//! related locations, so a key copied into fifty files is one alert, not fifty. GitHub caps a
+//! run at 25,000 results and a result at 1,000 related locations; both caps are applied here
+//! and what was cut is said in the run's properties rather than silently dropped.
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+
+use serde_sarif::sarif::{
+    ArtifactContent, ArtifactLocation, Location, Message, MultiformatMessageString,
+    PhysicalLocation, PropertyBag, Region, ReportingConfiguration, ReportingDescriptor,
+    Result as SarifResult, ResultLevel, Run, Sarif, Tool, ToolComponent,
+};
+
+use crate::finding::Finding;
+use crate::rules::{RuleSet, Severity};
+
+pub const MAX_RESULTS: usize = 25_000;
+pub const MAX_RELATED: usize = 1_000;
+const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
+
+pub fn write(findings: &[Finding], rules: &RuleSet, out: &mut dyn Write) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, &build(findings, rules))?;
+    writeln!(out)
+}
+
+pub fn build(findings: &[Finding], rules: &RuleSet) -> Sarif {
+    // Group occurrences by fingerprint, keeping first-seen order (findings arrive sorted).
+    let mut order: Vec<&str> = Vec::new();
+    let mut groups: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
+    for f in findings {
+        let g = groups.entry(&f.fingerprint).or_default();
+        if g.is_empty() {
+            order.push(&f.fingerprint);
+        }
+        g.push(f);
+    }
+
+    let mut descriptors: Vec<ReportingDescriptor> = Vec::new();
+    let mut rule_index: BTreeMap<&str, i64> = BTreeMap::new();
+    let mut results = Vec::new();
+    for fp in order.iter().take(MAX_RESULTS) {
+        let group = &groups[fp];
+        let first = group[0];
+        let index = *rule_index.entry(&first.rule).or_insert_with(|| {
+            descriptors.push(descriptor(first, rules));
+            descriptors.len() as i64 - 1
+        });
+        let related: Vec<Location> = group[1..]
+            .iter()
+            .take(MAX_RELATED)
+            .enumerate()
+            .map(|(i, f)| Location {
+                id: Some(i as i64 + 1),
+                message: Some(text_message(format!("Same secret ({})", f.redacted))),
+                ..location(f)
+            })
+            .collect();
+        let mut props = BTreeMap::new();
+        props.insert("secret_sha256".into(), first.secret_sha256.clone().into());
+        props.insert("redacted".into(), first.redacted.clone().into());
+        props.insert("occurrences".into(), (group.len() as u64).into());
+        if let Some(id) = &first.key_id {
+            props.insert("key_id".into(), id.clone().into());
+        }
+        if let Some(r) = &first.revocation {
+            props.insert("revocation".into(), r.clone().into());
+        }
+        let mut message = format!(
+            "{} found: {} (sha256 {})",
+            first.description, first.redacted, first.secret_sha256
+        );
+        if group.len() > 1 {
+            message.push_str(&format!("; {} more occurrence(s)", group.len() - 1));
+        }
+        let mut result = SarifResult::builder()
+            .rule_id(first.rule.clone())
+            .rule_index(index)
+            .level(level(first.severity))
+            .message(text_message(message))
+            .locations(vec![location(first)])
+            .partial_fingerprints(BTreeMap::from([(
+                "keysweep/fingerprint/v1".to_string(),
+                first.fingerprint.clone(),
+            )]))
+            .properties(PropertyBag {
+                additional_properties: props,
+                ..Default::default()
+            })
+            .build();
+        result.related_locations = (!related.is_empty()).then_some(related);
+        results.push(result);
+    }
+
+    let mut run_props = BTreeMap::new();
+    if order.len() > MAX_RESULTS {
+        run_props.insert(
+            "truncated_results".into(),
+            ((order.len() - MAX_RESULTS) as u64).into(),
+        );
+    }
+    let driver = ToolComponent::builder()
+        .name("keysweep")
+        .semantic_version(env!("CARGO_PKG_VERSION"))
+        .information_uri("https://github.com/keysweep/keysweep")
+        .rules(descriptors)
+        .build();
+    let mut run = Run::builder()
+        .tool(Tool::builder().driver(driver).build())
+        .results(results)
+        .build();
+    run.properties = (!run_props.is_empty()).then(|| PropertyBag {
+        additional_properties: run_props,
+        ..Default::default()
+    });
+    Sarif::builder()
+        .schema(SCHEMA)
+        .version(serde_json::Value::from("2.1.0"))
+        .runs(vec![run])
+        .build()
+}
+
+fn descriptor(f: &Finding, rules: &RuleSet) -> ReportingDescriptor {
+    let rule = rules.find(&f.rule);
+    let refs = rule.map(|r| r.spec.references.clone()).unwrap_or_default();
+    let revocable = rule.is_some_and(|r| r.spec.revocable);
+    let mut help = format!(
+        "{} was found in the scanned content. Treat it as compromised: revoke or rotate it at \
+         the issuer{}, then remove it from the code and its history. Accept a false positive \
+         with `keysweep:allow` on the line, or add its fingerprint to a baseline.",
+        f.description,
+        if revocable {
+            " (keysweep can do this by hash with --revoke)"
+        } else {
+            ""
+        }
+    );
+    for r in &refs {
+        help.push_str(&format!("\nReference: {r}"));
+    }
+    let mut props = BTreeMap::new();
+    props.insert(
+        "security-severity".to_string(),
+        match f.severity {
+            Severity::High => "8.0",
+            Severity::Medium => "5.0",
+            Severity::Low => "2.0",
+        }
+        .into(),
+    );
+    let mut d = ReportingDescriptor::builder()
+        .id(f.rule.clone())
+        .name(f.rule.replace(['.', '-'], "_"))
+        .short_description(plain(&f.description))
+        .full_description(plain(&f.description))
+        .help(plain(&help))
+        .default_configuration(ReportingConfiguration {
+            level: Some(serde_json::to_value(level(f.severity)).unwrap_or_default()),
+            ..Default::default()
+        })
+        .properties(PropertyBag {
+            tags: Some(vec!["security".into(), "secret".into()]),
+            additional_properties: props,
+        })
+        .build();
+    d.help_uri = refs.first().cloned();
+    d
+}
+
+fn location(f: &Finding) -> Location {
+    Location {
+        physical_location: Some(PhysicalLocation {
+            artifact_location: Some(ArtifactLocation {
+                uri: Some(uri(f)),
+                ..Default::default()
+            }),
+            region: Some(Region {
+                start_line: Some(f.line as i64),
+                start_column: Some(f.column as i64),
+                snippet: (!f.snippet.is_empty()).then(|| ArtifactContent {
+                    text: Some(f.snippet.clone()),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// Relative URIs, as GitHub code scanning resolves them against the repository root.
+fn uri(f: &Finding) -> String {
+    let path = f.origin.path.as_deref().unwrap_or(&f.origin.source);
+    let path = path.strip_prefix("./").unwrap_or(path);
+    let relative = std::env::current_dir()
+        .ok()
+        .and_then(|cwd| {
+            std::path::Path::new(path)
+                .strip_prefix(cwd)
+                .ok()
+                .map(|p| p.to_string_lossy().into_owned())
+        })
+        .unwrap_or_else(|| path.to_string());
+    if relative.starts_with('/') {
+        format!("file://{}", percent_encode(&relative))
+    } else {
+        percent_encode(&relative)
+    }
+}
+
+fn percent_encode(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for b in path.bytes() {
+        if b.is_ascii_alphanumeric() || b"/-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn level(s: Severity) -> ResultLevel {
+    match s {
+        Severity::High => ResultLevel::Error,
+        Severity::Medium => ResultLevel::Warning,
+        Severity::Low => ResultLevel::Note,
+    }
+}
+
+fn plain(text: &str) -> MultiformatMessageString {
+    MultiformatMessageString::builder().text(text).build()
+}
+
+fn text_message(text: String) -> Message {
+    Message {
+        text: Some(text),
+        ..Default::default()
+    }
+}

@@ -1,0 +1,114 @@
+//! Human output: one block per finding, then a summary line.
+
+use std::io::{self, Write};
+
+use crate::finding::Finding;
+use crate::rules::Severity;
+use crate::scan::Summary;
+
+struct Paint {
+    on: bool,
+}
+
+impl Paint {
+    fn paint(&self, code: &str, s: &str) -> String {
+        if self.on {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    }
+}
+
+pub fn write(
+    findings: &[Finding],
+    summary: &Summary,
+    out: &mut dyn Write,
+    color: bool,
+) -> io::Result<()> {
+    let p = Paint { on: color };
+    for f in findings {
+        let sev = match f.severity {
+            Severity::High => p.paint("1;31", "high  "),
+            Severity::Medium => p.paint("33", "medium"),
+            Severity::Low => p.paint("36", "low   "),
+        };
+        writeln!(
+            out,
+            "{sev} {}  {}",
+            p.paint("1", &f.rule),
+            p.paint("35", &f.location())
+        )?;
+        let secret = f.secret.as_deref().unwrap_or(&f.redacted);
+        write!(
+            out,
+            "       {}  sha256:{}",
+            p.paint("32", secret),
+            &f.secret_sha256[..16]
+        )?;
+        if let Some(id) = &f.key_id {
+            write!(out, "  key id {id}")?;
+        }
+        writeln!(out)?;
+        if let Some(commit) = &f.origin.commit {
+            let short = &commit[..commit.len().min(12)];
+            let who = f.origin.author.as_deref().unwrap_or("");
+            let when = f.origin.date.as_deref().unwrap_or("");
+            writeln!(out, "       commit {short} {who} {when}")?;
+        }
+        if !f.snippet.is_empty() {
+            writeln!(out, "       {}", p.paint("2", &f.snippet))?;
+        }
+        if let Some(r) = &f.revocation {
+            writeln!(out, "       revocation: {r}")?;
+        }
+    }
+    writeln!(out, "{}", summary_line(findings, summary))
+}
+
+pub fn summary_line(findings: &[Finding], s: &Summary) -> String {
+    let count = |sev| findings.iter().filter(|f| f.severity == sev).count();
+    let mut line = format!(
+        "{} finding{} ({} high, {} medium, {} low) in {} file{} ({}), {} binary skipped, {} suppressed, {} error{}, {:.2} s",
+        s.findings,
+        plural(s.findings),
+        count(Severity::High),
+        count(Severity::Medium),
+        count(Severity::Low),
+        s.files,
+        plural(s.files),
+        human_bytes(s.bytes),
+        s.binary_skipped,
+        s.suppressed,
+        s.errors,
+        plural(s.errors),
+        s.elapsed_ms as f64 / 1000.0
+    );
+    if s.incomplete {
+        line.push_str(" — INCOMPLETE: some input could not be scanned (see errors above)");
+    }
+    line
+}
+
+fn plural(n: u64) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}

@@ -1,0 +1,396 @@
+//! Rules as data: the TOML syntax, compilation into a [`RuleSet`], and the built-in pack.
+//!
+//! The format is documented for users in `docs/rules.md`; keep the two in step.
+
+pub mod check;
+
+use std::collections::HashSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use regex::bytes::{Regex, RegexBuilder};
+use serde::{Deserialize, Serialize};
+
+include!(concat!(env!("OUT_DIR"), "/builtin_rules.rs"));
+
+/// Bytes searched on each side of a keyword hit when a rule does not say.
+pub const DEFAULT_WINDOW: usize = 1024;
+
+/// Why a rule set could not be built. Callers branch on it only to pick the message; the variants
+/// keep file and rule names so a user can find the culprit among many files.
+#[derive(Debug, thiserror::Error)]
+pub enum RuleError {
+    #[error("cannot read rule file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("rule file {file}: {message}")]
+    Parse { file: String, message: String },
+    #[error("rule {id} ({file}): {message}")]
+    Invalid {
+        id: String,
+        file: String,
+        message: String,
+    },
+    #[error("rule id {id} is defined twice ({first} and {second})")]
+    Duplicate {
+        id: String,
+        first: String,
+        second: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Low,
+    Medium,
+    #[default]
+    High,
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+        })
+    }
+}
+
+/// Offline validators for formats that carry their own checksum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+pub enum Checksum {
+    /// GitHub's (and npm's) token format: 30 base62 characters, then their CRC-32 in 6 base62.
+    #[serde(rename = "github-crc32")]
+    GithubCrc32,
+}
+
+/// A file of rules, as written.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleFile {
+    #[serde(default, rename = "rule")]
+    pub rules: Vec<RuleSpec>,
+}
+
+/// One rule, as written. See `docs/rules.md`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleSpec {
+    pub id: String,
+    pub description: String,
+    pub regex: String,
+    pub keywords: Vec<String>,
+    #[serde(default)]
+    pub min_entropy: Option<f64>,
+    #[serde(default)]
+    pub severity: Severity,
+    #[serde(default)]
+    pub revocable: bool,
+    #[serde(default)]
+    pub checksum: Option<Checksum>,
+    #[serde(default)]
+    pub window: Option<usize>,
+    #[serde(default)]
+    pub supersedes: Vec<String>,
+    #[serde(default)]
+    pub references: Vec<String>,
+    #[serde(default)]
+    pub examples: Vec<String>,
+    #[serde(default)]
+    pub negative_examples: Vec<String>,
+    #[serde(default)]
+    pub allowlist: Option<AllowlistSpec>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AllowlistSpec {
+    #[serde(default)]
+    pub regexes: Vec<String>,
+    #[serde(default)]
+    pub stopwords: Vec<String>,
+}
+
+/// A compiled rule. Indices into the owning [`RuleSet`] identify rules on hot paths.
+#[derive(Debug)]
+pub struct Rule {
+    pub spec: RuleSpec,
+    /// Which file the rule came from (`builtin:aws.toml` or a path), for messages.
+    pub origin: String,
+    pub regex: Regex,
+    pub secret_group: usize,
+    pub key_id_group: Option<usize>,
+    pub window: usize,
+    pub allow_regexes: Vec<Regex>,
+    pub allow_stopwords: Vec<Vec<u8>>,
+    /// Indices of the rules this one supersedes.
+    pub supersedes: Vec<usize>,
+}
+
+impl Rule {
+    pub fn id(&self) -> &str {
+        &self.spec.id
+    }
+
+    /// The literal prefix that opens the secret (`sk_live_`, `msk_`), if the secret starts with
+    /// one of the rule's keywords. Reports keep it visible and revocation sends it, because a
+    /// prefix names the key type without revealing anything of the random part.
+    pub fn prefix_of<'s>(&self, secret: &'s [u8]) -> Option<&'s [u8]> {
+        self.spec
+            .keywords
+            .iter()
+            .filter(|k| {
+                secret.len() > k.len() && secret[..k.len()].eq_ignore_ascii_case(k.as_bytes())
+            })
+            .map(|k| &secret[..k.len()])
+            .max_by_key(|p| p.len())
+    }
+}
+
+/// Every rule in force for a scan, compiled, with unique ids.
+#[derive(Debug, Default)]
+pub struct RuleSet {
+    rules: Vec<Rule>,
+}
+
+/// Where a rule set comes from: the built-in pack, extra files and directories, inline rules
+/// from a config file, minus disabled ids.
+#[derive(Debug, Default, Clone)]
+pub struct RuleSources {
+    pub builtin: bool,
+    pub paths: Vec<PathBuf>,
+    pub inline: Vec<(String, RuleSpec)>,
+    pub disabled: Vec<String>,
+}
+
+impl RuleSet {
+    /// The built-in pack alone.
+    pub fn builtin() -> Result<Self, RuleError> {
+        Self::load(&RuleSources {
+            builtin: true,
+            ..Default::default()
+        })
+    }
+
+    pub fn load(sources: &RuleSources) -> Result<Self, RuleError> {
+        let mut specs = Vec::new();
+        if sources.builtin {
+            for (name, text) in BUILTIN_RULE_FILES {
+                specs.extend(parse_file(&format!("builtin:{name}"), text)?);
+            }
+        }
+        for path in &sources.paths {
+            specs.extend(read_rule_path(path)?);
+        }
+        specs.extend(sources.inline.iter().cloned());
+        let disabled: HashSet<&str> = sources.disabled.iter().map(String::as_str).collect();
+        specs.retain(|(_, s)| !disabled.contains(s.id.as_str()));
+        Self::compile(specs)
+    }
+
+    /// Compiles specs (each with the name of its file) into a set; fails on the first bad rule.
+    /// `rules check` uses [`compile_rule`] directly to collect every failure instead.
+    pub fn compile(specs: Vec<(String, RuleSpec)>) -> Result<Self, RuleError> {
+        let mut seen: std::collections::HashMap<String, String> = Default::default();
+        for (origin, spec) in &specs {
+            if let Some(first) = seen.insert(spec.id.clone(), origin.clone()) {
+                return Err(RuleError::Duplicate {
+                    id: spec.id.clone(),
+                    first,
+                    second: origin.clone(),
+                });
+            }
+        }
+        let ids: Vec<String> = specs.iter().map(|(_, s)| s.id.clone()).collect();
+        let rules = specs
+            .into_iter()
+            .map(|(origin, spec)| compile_rule(origin, spec, &ids))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(RuleSet { rules })
+    }
+
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    pub fn get(&self, index: usize) -> &Rule {
+        &self.rules[index]
+    }
+
+    pub fn find(&self, id: &str) -> Option<&Rule> {
+        self.rules.iter().find(|r| r.id() == id)
+    }
+
+    pub fn len(&self) -> usize {
+        self.rules.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+}
+
+/// Parses one rule file's text; `origin` names it in errors.
+pub fn parse_file(origin: &str, text: &str) -> Result<Vec<(String, RuleSpec)>, RuleError> {
+    let file: RuleFile = toml::from_str(text).map_err(|e| RuleError::Parse {
+        file: origin.to_string(),
+        message: e.to_string(),
+    })?;
+    Ok(file
+        .rules
+        .into_iter()
+        .map(|r| (origin.to_string(), r))
+        .collect())
+}
+
+/// Reads a rule file, or every `*.toml` in a directory (sorted, so load order is stable).
+pub fn read_rule_path(path: &Path) -> Result<Vec<(String, RuleSpec)>, RuleError> {
+    let read_err = |source| RuleError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let files = if path.is_dir() {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+            .map_err(read_err)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .collect();
+        files.sort();
+        files
+    } else {
+        vec![path.to_path_buf()]
+    };
+    let mut specs = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).map_err(|source| RuleError::Read {
+            path: file.clone(),
+            source,
+        })?;
+        specs.extend(parse_file(&file.display().to_string(), &text)?);
+    }
+    Ok(specs)
+}
+
+/// Compiles one rule. `all_ids` resolves `supersedes` to indices (the order of `all_ids`).
+pub fn compile_rule(origin: String, spec: RuleSpec, all_ids: &[String]) -> Result<Rule, RuleError> {
+    let invalid = |message: String| RuleError::Invalid {
+        id: spec.id.clone(),
+        file: origin.clone(),
+        message,
+    };
+    if spec.keywords.is_empty() || spec.keywords.iter().any(|k| k.is_empty()) {
+        return Err(invalid(
+            "keywords must list at least one non-empty literal".into(),
+        ));
+    }
+    let regex = build_regex(&spec.regex).map_err(|e| invalid(format!("regex: {e}")))?;
+    let secret_group = match regex.capture_names().position(|n| n == Some("secret")) {
+        Some(i) => i,
+        None if regex.captures_len() > 1 => 1,
+        None => 0,
+    };
+    let key_id_group = regex.capture_names().position(|n| n == Some("key_id"));
+    let mut allow_regexes = Vec::new();
+    let mut allow_stopwords = Vec::new();
+    if let Some(allow) = &spec.allowlist {
+        for r in &allow.regexes {
+            allow_regexes
+                .push(build_regex(r).map_err(|e| invalid(format!("allowlist regex: {e}")))?);
+        }
+        allow_stopwords = allow
+            .stopwords
+            .iter()
+            .map(|w| w.to_ascii_lowercase().into_bytes())
+            .collect();
+    }
+    let supersedes = spec
+        .supersedes
+        .iter()
+        .map(|id| {
+            all_ids
+                .iter()
+                .position(|x| x == id)
+                .ok_or_else(|| invalid(format!("supersedes unknown rule {id}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if let Some(e) = spec.min_entropy {
+        if !(0.0..=8.0).contains(&e) {
+            return Err(invalid(format!("min_entropy {e} is outside 0..=8 bits")));
+        }
+    }
+    Ok(Rule {
+        window: spec.window.unwrap_or(DEFAULT_WINDOW),
+        spec,
+        origin,
+        regex,
+        secret_group,
+        key_id_group,
+        allow_regexes,
+        allow_stopwords,
+        supersedes,
+    })
+}
+
+/// ASCII semantics: inputs are bytes of any encoding, and Unicode classes would make every
+/// `\w` and `\b` many times slower for no gain on key formats, which are ASCII.
+pub fn build_regex(pattern: &str) -> Result<Regex, regex::Error> {
+    RegexBuilder::new(pattern)
+        .unicode(false)
+        .size_limit(32 << 20)
+        .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(id: &str, regex: &str) -> (String, RuleSpec) {
+        let text = format!(
+            "[[rule]]\nid = {id:?}\ndescription = \"d\"\nregex = '''{regex}'''\nkeywords = [\"k_\"]\n"
+        );
+        parse_file("t", &text).unwrap().remove(0)
+    }
+
+    #[test]
+    fn secret_group_prefers_name_then_first_capture() {
+        let named = RuleSet::compile(vec![spec("a", r"(x)(?P<secret>k_\w+)")]).unwrap();
+        assert_eq!(named.get(0).secret_group, 2);
+        let first = RuleSet::compile(vec![spec("a", r"(k_\w+)")]).unwrap();
+        assert_eq!(first.get(0).secret_group, 1);
+        let whole = RuleSet::compile(vec![spec("a", r"k_\w+")]).unwrap();
+        assert_eq!(whole.get(0).secret_group, 0);
+    }
+
+    #[test]
+    fn duplicate_ids_and_unknown_fields_are_errors() {
+        let err = RuleSet::compile(vec![spec("a", "k_"), spec("a", "k_")]).unwrap_err();
+        assert!(matches!(err, RuleError::Duplicate { .. }), "{err}");
+        let err = parse_file(
+            "t",
+            "[[rule]]\nid='a'\ndescription='d'\nregex='k'\nkeywords=['k']\nbogus=1\n",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("bogus"), "{err}");
+    }
+
+    #[test]
+    fn unknown_supersedes_is_rejected() {
+        let (o, mut s) = spec("a", "k_");
+        s.supersedes = vec!["nope".into()];
+        let err = RuleSet::compile(vec![(o, s)]).unwrap_err();
+        assert!(err.to_string().contains("supersedes unknown rule nope"));
+    }
+
+    #[test]
+    fn prefix_is_the_longest_leading_keyword() {
+        let (o, mut s) = spec("a", "k_");
+        s.keywords = vec!["sk_".into(), "sk_live_".into()];
+        let set = RuleSet::compile(vec![(o, s)]).unwrap();
+        assert_eq!(set.get(0).prefix_of(b"sk_live_abc"), Some(&b"sk_live_"[..]));
+        assert_eq!(set.get(0).prefix_of(b"zz"), None);
+    }
+}

@@ -1,0 +1,520 @@
+//! The scan pipeline shared by every source: bytes and their [`Origin`] in, [`Finding`]s out.
+//!
+//! Sources enumerate blobs and call [`Scanner::scan_bytes`] or [`Scanner::scan_reader`] from
+//! their own threads; findings go to one [`Collector`]. Everything a thread reuses between
+//! blobs lives in [`Scratch`], so the hot path does not allocate per blob.
+
+use std::io::{self, Read, Write};
+use std::ops::Range;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::finding::{fingerprint, redact, secret_sha256, Finding, Origin};
+use crate::matcher::{self, Match, Matcher};
+use crate::rules::RuleSet;
+use crate::suppress::{inline_allowed, Suppressor};
+
+/// Inputs larger than this are read in chunks; memory per thread stays near this size whatever
+/// the file size.
+pub const CHUNK_SIZE: usize = 8 << 20;
+/// Bytes carried from one chunk to the next. A match must be shorter than this to be found
+/// across a boundary; the longest built-in secrets (PEM blocks) are a few KiB.
+pub const CHUNK_OVERLAP: usize = 64 << 10;
+/// Extra bytes carried before the overlap so regexes still see what precedes a match there.
+const CHUNK_CONTEXT: usize = 4 << 10;
+/// A NUL byte in this many leading bytes marks a binary file (git and ripgrep use the same test).
+const BINARY_PROBE: usize = 8 << 10;
+/// Snippets longer than this are cut around the secret.
+const SNIPPET_MAX: usize = 160;
+
+#[derive(Debug, Clone, Default)]
+pub struct ScanOptions {
+    /// Keep raw secrets in findings (`--show-secrets`).
+    pub show_secrets: bool,
+}
+
+/// Counters shared by all scanning threads.
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub files: AtomicU64,
+    pub bytes: AtomicU64,
+    pub binary_skipped: AtomicU64,
+    pub errors: AtomicU64,
+    pub suppressed: AtomicU64,
+}
+
+/// The numbers a report closes with.
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize, PartialEq)]
+pub struct Summary {
+    pub files: u64,
+    pub bytes: u64,
+    pub binary_skipped: u64,
+    pub errors: u64,
+    pub suppressed: u64,
+    pub findings: u64,
+    pub rules: u64,
+    pub elapsed_ms: u64,
+    /// True when something could not be scanned: the results are then a lower bound.
+    pub incomplete: bool,
+}
+
+/// Per-thread buffers.
+#[derive(Default)]
+pub struct Scratch {
+    matcher: matcher::Scratch,
+    matches: Vec<Match>,
+    /// Read buffer for files and chunks.
+    pub buf: Vec<u8>,
+}
+
+pub struct Scanner {
+    pub rules: RuleSet,
+    matcher: Matcher,
+    pub suppress: Suppressor,
+    pub options: ScanOptions,
+    pub stats: Stats,
+    started: Instant,
+    /// One lock for stderr messages so lines from threads never interleave.
+    messages: Mutex<()>,
+}
+
+/// What happened to one blob.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scanned {
+    Text,
+    Binary,
+}
+
+impl Scanner {
+    pub fn new(rules: RuleSet, suppress: Suppressor, options: ScanOptions) -> anyhow::Result<Self> {
+        let matcher = Matcher::new(&rules)?;
+        Ok(Scanner {
+            rules,
+            matcher,
+            suppress,
+            options,
+            stats: Stats::default(),
+            started: Instant::now(),
+            messages: Mutex::new(()),
+        })
+    }
+
+    /// Reports a non-fatal error: printed at once, and the scan is marked incomplete.
+    pub fn error(&self, message: impl std::fmt::Display) {
+        self.stats.errors.fetch_add(1, Relaxed);
+        self.say(format_args!("keysweep: error: {message}"));
+    }
+
+    /// Reports something the user should know that does not make results incomplete.
+    pub fn note(&self, message: impl std::fmt::Display) {
+        self.say(format_args!("keysweep: note: {message}"));
+    }
+
+    fn say(&self, line: std::fmt::Arguments<'_>) {
+        let _guard = self.messages.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = writeln!(io::stderr().lock(), "{line}");
+    }
+
+    pub fn summary(&self, findings: usize) -> Summary {
+        let errors = self.stats.errors.load(Relaxed);
+        Summary {
+            files: self.stats.files.load(Relaxed),
+            bytes: self.stats.bytes.load(Relaxed),
+            binary_skipped: self.stats.binary_skipped.load(Relaxed),
+            errors,
+            suppressed: self.stats.suppressed.load(Relaxed),
+            findings: findings as u64,
+            rules: self.rules.len() as u64,
+            elapsed_ms: self.started.elapsed().as_millis() as u64,
+            incomplete: errors > 0,
+        }
+    }
+
+    /// Scans a blob held in memory.
+    pub fn scan_bytes(
+        &self,
+        bytes: &[u8],
+        origin: &Origin,
+        scratch: &mut Scratch,
+        emit: &mut dyn FnMut(Finding),
+    ) -> Scanned {
+        if is_binary(bytes) {
+            self.stats.binary_skipped.fetch_add(1, Relaxed);
+            return Scanned::Binary;
+        }
+        self.stats.files.fetch_add(1, Relaxed);
+        self.stats.bytes.fetch_add(bytes.len() as u64, Relaxed);
+        let view = Chunk {
+            bytes,
+            accept: 0..bytes.len(),
+            line: 1,
+            column: 0,
+        };
+        self.scan_chunk(&view, origin, scratch, emit);
+        Scanned::Text
+    }
+
+    /// Scans a stream in overlapping chunks of [`CHUNK_SIZE`], so memory stays bounded and a key
+    /// that straddles a chunk boundary is still found, once.
+    pub fn scan_reader(
+        &self,
+        reader: &mut dyn Read,
+        origin: &Origin,
+        scratch: &mut Scratch,
+        emit: &mut dyn FnMut(Finding),
+    ) -> io::Result<Scanned> {
+        let mut buf = std::mem::take(&mut scratch.buf);
+        let result = self.scan_reader_with(reader, origin, scratch, &mut buf, emit);
+        scratch.buf = buf;
+        result
+    }
+
+    fn scan_reader_with(
+        &self,
+        reader: &mut dyn Read,
+        origin: &Origin,
+        scratch: &mut Scratch,
+        buf: &mut Vec<u8>,
+        emit: &mut dyn FnMut(Finding),
+    ) -> io::Result<Scanned> {
+        buf.clear();
+        let (mut line, mut column) = (1u64, 0u64);
+        let mut accept_from = 0;
+        let mut first = true;
+        loop {
+            let carried = buf.len();
+            let eof = fill(reader, buf, CHUNK_SIZE)?;
+            if first {
+                if is_binary(buf) {
+                    self.stats.binary_skipped.fetch_add(1, Relaxed);
+                    return Ok(Scanned::Binary);
+                }
+                self.stats.files.fetch_add(1, Relaxed);
+                first = false;
+            }
+            self.stats
+                .bytes
+                .fetch_add((buf.len() - carried) as u64, Relaxed);
+            let limit = if eof {
+                buf.len()
+            } else {
+                buf.len() - CHUNK_OVERLAP
+            };
+            let view = Chunk {
+                bytes: buf,
+                accept: accept_from..limit,
+                line,
+                column,
+            };
+            self.scan_chunk(&view, origin, scratch, emit);
+            if eof {
+                return Ok(Scanned::Text);
+            }
+            let carry_from = limit.saturating_sub(CHUNK_CONTEXT);
+            (line, column) = advance(line, column, &buf[..carry_from]);
+            buf.drain(..carry_from);
+            accept_from = limit - carry_from;
+        }
+    }
+
+    fn scan_chunk(
+        &self,
+        chunk: &Chunk<'_>,
+        origin: &Origin,
+        scratch: &mut Scratch,
+        emit: &mut dyn FnMut(Finding),
+    ) {
+        let Scratch {
+            matcher: mscratch,
+            matches,
+            ..
+        } = scratch;
+        matches.clear();
+        self.matcher
+            .find(&self.rules, chunk.bytes, mscratch, matches);
+        matches.retain(|m| chunk.accept.contains(&m.secret.start));
+        if matches.is_empty() {
+            return;
+        }
+        let bytes = chunk.bytes;
+        let (mut line, mut counted_to) = (chunk.line, 0);
+        for m in matches.iter() {
+            line += memchr::memchr_iter(b'\n', &bytes[counted_to..m.secret.start]).count() as u64;
+            counted_to = m.secret.start;
+            let line_start = memchr::memrchr(b'\n', &bytes[..m.secret.start]).map_or(0, |i| i + 1);
+            let column = if line_start == 0 { chunk.column } else { 0 }
+                + chars(&bytes[line_start..m.secret.start])
+                + 1;
+            let span_line_start =
+                memchr::memrchr(b'\n', &bytes[..m.span.start]).map_or(0, |i| i + 1);
+            let line_end = memchr::memchr(b'\n', &bytes[m.secret.end..])
+                .map_or(bytes.len(), |i| m.secret.end + i);
+            if inline_allowed(&bytes[span_line_start..line_end]) {
+                self.stats.suppressed.fetch_add(1, Relaxed);
+                continue;
+            }
+            let secret = &bytes[m.secret.clone()];
+            let rule = self.rules.get(m.rule);
+            let fp = fingerprint(rule.id(), secret);
+            if self.suppress.secret_allowed(secret) || self.suppress.baselined(&fp) {
+                self.stats.suppressed.fetch_add(1, Relaxed);
+                continue;
+            }
+            let prefix = rule.prefix_of(secret);
+            emit(Finding {
+                rule: rule.id().to_string(),
+                description: rule.spec.description.clone(),
+                severity: rule.spec.severity,
+                secret_sha256: secret_sha256(secret),
+                fingerprint: fp,
+                redacted: redact(secret, prefix),
+                secret: self
+                    .options
+                    .show_secrets
+                    .then(|| String::from_utf8_lossy(secret).into_owned()),
+                key_prefix: prefix.map(|p| String::from_utf8_lossy(p).into_owned()),
+                key_id: m
+                    .key_id
+                    .clone()
+                    .map(|r| String::from_utf8_lossy(&bytes[r]).into_owned()),
+                revocable: rule.spec.revocable,
+                line,
+                column,
+                snippet: self.snippet(bytes, line_start..line_end, m.secret.clone(), matches),
+                origin: origin.clone(),
+                revocation: None,
+            });
+        }
+    }
+
+    /// The line(s) holding the secret, cut to [`SNIPPET_MAX`] around it, with every secret
+    /// found in that range replaced by its redacted form (not only this finding's: another key
+    /// on the same line must not leak through this one's snippet).
+    fn snippet(
+        &self,
+        bytes: &[u8],
+        line: Range<usize>,
+        secret: Range<usize>,
+        all: &[Match],
+    ) -> String {
+        let margin = SNIPPET_MAX / 2;
+        let lo = line.start.max(secret.start.saturating_sub(margin));
+        let hi = line.end.min(secret.end + margin).max(lo);
+        let mut out = Vec::with_capacity(hi - lo + 16);
+        let mut at = lo;
+        for m in all {
+            let (s, e) = (m.secret.start, m.secret.end);
+            if e <= at || s >= hi {
+                continue;
+            }
+            out.extend_from_slice(&bytes[at..s.max(at)]);
+            let rule = self.rules.get(m.rule);
+            let raw = &bytes[s..e];
+            if self.options.show_secrets {
+                out.extend_from_slice(raw);
+            } else {
+                out.extend_from_slice(redact(raw, rule.prefix_of(raw)).as_bytes());
+            }
+            at = e;
+        }
+        if at < hi {
+            out.extend_from_slice(&bytes[at..hi]);
+        }
+        let text = String::from_utf8_lossy(&out);
+        text.lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ⏎ ")
+    }
+}
+
+/// A buffer and which match starts it may report, with the position of its first byte.
+struct Chunk<'a> {
+    bytes: &'a [u8],
+    accept: Range<usize>,
+    /// 1-based line of `bytes[0]`.
+    line: u64,
+    /// Characters between the start of that line and `bytes[0]`.
+    column: u64,
+}
+
+/// Reads until `buf` holds `target` bytes or the stream ends; true at end of stream.
+fn fill(reader: &mut dyn Read, buf: &mut Vec<u8>, target: usize) -> io::Result<bool> {
+    while buf.len() < target {
+        let n = (&mut *reader)
+            .take((target - buf.len()) as u64)
+            .read_to_end(buf)?;
+        if n == 0 {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+fn advance(line: u64, column: u64, passed: &[u8]) -> (u64, u64) {
+    let newlines = memchr::memchr_iter(b'\n', passed).count() as u64;
+    match memchr::memrchr(b'\n', passed) {
+        Some(i) => (line + newlines, chars(&passed[i + 1..])),
+        None => (line, column + chars(passed)),
+    }
+}
+
+/// Characters in UTF-8 bytes (invalid bytes count one each): columns are in characters, as
+/// editors show them.
+fn chars(bytes: &[u8]) -> u64 {
+    bytes.iter().filter(|&&b| (b & 0xC0) != 0x80).count() as u64
+}
+
+pub fn is_binary(bytes: &[u8]) -> bool {
+    memchr::memchr(0, &bytes[..bytes.len().min(BINARY_PROBE)]).is_some()
+}
+
+/// Gathers findings from every thread; sorts and de-duplicates at the end so output is
+/// deterministic whatever the thread count.
+#[derive(Default, Clone)]
+pub struct Collector {
+    findings: Arc<Mutex<Vec<Finding>>>,
+}
+
+impl Collector {
+    pub fn push(&self, f: Finding) {
+        self.findings
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(f);
+    }
+
+    pub fn len(&self) -> usize {
+        self.findings
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn into_sorted(self) -> Vec<Finding> {
+        let mut v = std::mem::take(&mut *self.findings.lock().unwrap_or_else(|e| e.into_inner()));
+        sort_findings(&mut v);
+        v
+    }
+}
+
+/// Sorts by place, then rule, and drops exact repeats (the same file reached twice through
+/// followed symlinks or overlapping arguments).
+pub fn sort_findings(v: &mut Vec<Finding>) {
+    let key = |f: &Finding| {
+        (
+            f.origin.repo.clone(),
+            f.origin.path.clone(),
+            f.origin.commit.clone(),
+            f.line,
+            f.column,
+            f.rule.clone(),
+        )
+    };
+    v.sort_by_key(key);
+    v.dedup_by(|b, a| key(a) == key(b) && a.fingerprint == b.fingerprint);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::parse_file;
+
+    const RULE: &str = r#"
+[[rule]]
+id = "t.key"
+description = "test key"
+regex = '''\b(tk_[A-Za-z0-9]{24})\b'''
+keywords = ["tk_"]
+"#;
+    const KEY: &str = "tk_Q3EGRXTWZPLKJH7Mab9fK2Lm";
+
+    fn scanner() -> Scanner {
+        let rules = RuleSet::compile(parse_file("t", RULE).unwrap()).unwrap();
+        Scanner::new(rules, Suppressor::default(), ScanOptions::default()).unwrap()
+    }
+
+    fn scan(s: &Scanner, data: &[u8]) -> Vec<Finding> {
+        let mut out = Vec::new();
+        let mut r = io::Cursor::new(data);
+        s.scan_reader(
+            &mut r,
+            &Origin::new("t"),
+            &mut Scratch::default(),
+            &mut |f| out.push(f),
+        )
+        .unwrap();
+        out
+    }
+
+    #[test]
+    fn line_and_column_are_one_based_characters() {
+        let f = scan(&scanner(), format!("a\n  é = \"{KEY}\"\n").as_bytes());
+        assert_eq!((f[0].line, f[0].column), (2, 8));
+        assert_eq!(f[0].snippet, "é = \"tk_Q3EG…(27)\"");
+    }
+
+    #[test]
+    fn keys_at_every_offset_around_a_chunk_boundary_are_found_once() {
+        let s = scanner();
+        for shift in [
+            0usize,
+            1,
+            13,
+            KEY.len() - 1,
+            KEY.len(),
+            CHUNK_OVERLAP,
+            CHUNK_OVERLAP + 5,
+        ] {
+            let start = CHUNK_SIZE - CHUNK_OVERLAP - shift;
+            let mut data = Vec::with_capacity(CHUNK_SIZE * 2);
+            // Lines of 99 chars + newline, so the expected line number is computable.
+            while data.len() < start {
+                data.extend_from_slice(&[b'y'; 99]);
+                data.push(b'\n');
+            }
+            data.truncate(start);
+            data.push(b' ');
+            data.extend_from_slice(KEY.as_bytes());
+            data.extend_from_slice(b" tail\n");
+            data.extend(std::iter::repeat_n(b'z', CHUNK_SIZE));
+            let f = scan(&s, &data);
+            assert_eq!(f.len(), 1, "shift {shift}: {f:?}");
+            assert_eq!(f[0].line as usize, start / 100 + 1, "shift {shift}");
+            assert_eq!(f[0].column as usize, start % 100 + 2, "shift {shift}");
+        }
+    }
+
+    #[test]
+    fn binary_is_skipped_and_counted() {
+        let s = scanner();
+        let mut data = format!("{KEY}\0").into_bytes();
+        data.extend_from_slice(&[1, 2, 3]);
+        assert!(scan(&s, &data).is_empty());
+        assert_eq!(s.stats.binary_skipped.load(Relaxed), 1);
+    }
+
+    #[test]
+    fn inline_allow_and_other_secrets_on_the_line_stay_redacted() {
+        let s = scanner();
+        assert!(scan(&s, format!("k = {KEY} # keysweep:allow\n").as_bytes()).is_empty());
+        let other = "tk_ZZ9fK2LmQ3EGRXTWZPLKJH7M";
+        let f = scan(&s, format!("a={KEY} b={other}\n").as_bytes());
+        assert_eq!(f.len(), 2);
+        for x in &f {
+            assert!(
+                !x.snippet.contains(KEY) && !x.snippet.contains(other),
+                "{}",
+                x.snippet
+            );
+        }
+    }
+}

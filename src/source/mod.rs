@@ -1,0 +1,5 @@
+//! Sources enumerate blobs and their origins and hand them to the [`Scanner`](crate::scan::Scanner).
+//! They know nothing of rules or output.
+
+pub mod dir;
+pub mod stdin;
