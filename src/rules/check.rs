@@ -34,6 +34,11 @@ pub fn check(specs: Vec<(String, RuleSpec)>) -> CheckReport {
         if let Err(e) = compile_rule(origin.clone(), spec.clone(), &ids) {
             report.failures.push(e.to_string());
         }
+        for sup in spec.supersedes.iter().filter(|s| !ids.contains(s)) {
+            report
+                .failures
+                .push(format!("{}: supersedes unknown rule {sup}", spec.id));
+        }
         if spec.examples.len() < MIN_EXAMPLES || spec.negative_examples.len() < MIN_EXAMPLES {
             report.failures.push(format!(
                 "{}: needs at least {MIN_EXAMPLES} examples and {MIN_EXAMPLES} negative examples",

@@ -129,6 +129,10 @@ pub struct Rule {
     pub allow_stopwords: Vec<Vec<u8>>,
     /// Indices of the rules this one supersedes.
     pub supersedes: Vec<usize>,
+    /// Literal prefixes a secret of this rule may start with: its keywords, and for a
+    /// composite rule (a pair) also the keywords of the rules it supersedes, since its secret
+    /// is one of their secrets.
+    pub prefixes: Vec<String>,
 }
 
 impl Rule {
@@ -140,8 +144,7 @@ impl Rule {
     /// one of the rule's keywords. Reports keep it visible and revocation sends it, because a
     /// prefix names the key type without revealing anything of the random part.
     pub fn prefix_of<'s>(&self, secret: &'s [u8]) -> Option<&'s [u8]> {
-        self.spec
-            .keywords
+        self.prefixes
             .iter()
             .filter(|k| {
                 secret.len() > k.len() && secret[..k.len()].eq_ignore_ascii_case(k.as_bytes())
@@ -206,10 +209,18 @@ impl RuleSet {
             }
         }
         let ids: Vec<String> = specs.iter().map(|(_, s)| s.id.clone()).collect();
-        let rules = specs
+        let mut rules = specs
             .into_iter()
             .map(|(origin, spec)| compile_rule(origin, spec, &ids))
             .collect::<Result<Vec<_>, _>>()?;
+        for i in 0..rules.len() {
+            let inherited: Vec<String> = rules[i]
+                .supersedes
+                .iter()
+                .flat_map(|&j| rules[j].spec.keywords.clone())
+                .collect();
+            rules[i].prefixes.extend(inherited);
+        }
         Ok(RuleSet { rules })
     }
 
@@ -307,16 +318,13 @@ pub fn compile_rule(origin: String, spec: RuleSpec, all_ids: &[String]) -> Resul
             .map(|w| w.to_ascii_lowercase().into_bytes())
             .collect();
     }
+    // A superseded rule that is not loaded (disabled in config) has nothing to supersede;
+    // misspelt ids are caught by `rules check`, which sees every rule file whole.
     let supersedes = spec
         .supersedes
         .iter()
-        .map(|id| {
-            all_ids
-                .iter()
-                .position(|x| x == id)
-                .ok_or_else(|| invalid(format!("supersedes unknown rule {id}")))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+        .filter_map(|id| all_ids.iter().position(|x| x == id))
+        .collect();
     if let Some(e) = spec.min_entropy {
         if !(0.0..=8.0).contains(&e) {
             return Err(invalid(format!("min_entropy {e} is outside 0..=8 bits")));
@@ -324,6 +332,7 @@ pub fn compile_rule(origin: String, spec: RuleSpec, all_ids: &[String]) -> Resul
     }
     Ok(Rule {
         window: spec.window.unwrap_or(DEFAULT_WINDOW),
+        prefixes: spec.keywords.clone(),
         spec,
         origin,
         regex,
@@ -378,11 +387,14 @@ mod tests {
     }
 
     #[test]
-    fn unknown_supersedes_is_rejected() {
-        let (o, mut s) = spec("a", "k_");
-        s.supersedes = vec!["nope".into()];
-        let err = RuleSet::compile(vec![(o, s)]).unwrap_err();
-        assert!(err.to_string().contains("supersedes unknown rule nope"));
+    fn superseding_an_unloaded_rule_is_harmless_and_pairs_inherit_prefixes() {
+        let (o, mut pair) = spec("pair", "k_");
+        pair.supersedes = vec!["secret".into(), "disabled".into()];
+        let (o2, mut part) = spec("secret", "k_");
+        part.keywords = vec!["msk_".into()];
+        let set = RuleSet::compile(vec![(o, pair), (o2, part)]).unwrap();
+        assert_eq!(set.get(0).supersedes, vec![1]);
+        assert_eq!(set.get(0).prefix_of(b"msk_abc"), Some(&b"msk_"[..]));
     }
 
     #[test]
