@@ -5,6 +5,7 @@
 //! redacted at birth) → [`suppress`] → one collector → [`report`]. See ARCHITECTURE.md.
 
 pub mod app;
+pub mod ci;
 pub mod cli;
 pub mod config;
 pub mod finding;

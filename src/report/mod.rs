@@ -1,6 +1,7 @@
 //! Serialising findings. Reports only ever see what a [`Finding`] holds: the raw secret is in
 //! it only when the user asked for `--show-secrets`.
 
+pub mod github;
 pub mod json;
 pub mod sarif;
 pub mod text;

@@ -1,0 +1,395 @@
+//! `keysweep ci`: decide what a CI run must scan from the GitHub event that triggered it, make
+//! sure the checkout holds that history, and never pass because it scanned nothing.
+//!
+//! Planning ([`plan`]) is a pure function of the event name and payload. Resolution
+//! ([`resolve`]) talks to the checkout: it deepens a shallow clone until the range is complete,
+//! or fails closed with what to do. Fetching uses the git CLI on purpose: `actions/checkout`
+//! guarantees it, along with the remote's URL and credentials it configured.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+const ZERO_SHA: &str = "0000000000000000000000000000000000000000";
+
+/// What the event asks to be scanned, before looking at the checkout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Want {
+    /// Commits reachable from `head` and not from `base`.
+    Range {
+        base: String,
+        head: String,
+        why: String,
+    },
+    /// Commits reachable from `head` that are not on the default branch (a new branch's push).
+    NotOnBranch {
+        branch: String,
+        head: String,
+        why: String,
+    },
+    /// The whole history.
+    Full { why: String },
+    /// Nothing can have been added (a branch deletion).
+    Nothing { why: String },
+}
+
+/// What will be scanned, once the checkout is known to hold it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Plan {
+    /// A `BASE..HEAD` range for the git engine.
+    Range {
+        range: String,
+        why: String,
+    },
+    Full {
+        why: String,
+    },
+    Nothing {
+        why: String,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CiError {
+    #[error("GITHUB_EVENT_NAME is not set: run keysweep ci inside GitHub Actions, or pass --event-name and --event-path")]
+    NoEvent,
+    #[error("cannot read the event payload {path}: {message}")]
+    Payload { path: PathBuf, message: String },
+    #[error("{event} event payload has no {field}")]
+    MissingField { event: String, field: &'static str },
+    #[error("{what} ({rev}) is not in this checkout even after deepening the history: {hint}")]
+    Unreachable {
+        what: &'static str,
+        rev: String,
+        hint: String,
+    },
+    #[error("git {args}: {message}")]
+    Git { args: String, message: String },
+}
+
+/// Reads the event the runner describes in `GITHUB_EVENT_NAME` / `GITHUB_EVENT_PATH`.
+pub fn read_event(name: Option<String>, path: Option<PathBuf>) -> Result<(String, Value), CiError> {
+    let name = name
+        .or_else(|| std::env::var("GITHUB_EVENT_NAME").ok())
+        .filter(|n| !n.is_empty())
+        .ok_or(CiError::NoEvent)?;
+    let path = path.or_else(|| std::env::var_os("GITHUB_EVENT_PATH").map(PathBuf::from));
+    let payload = match path {
+        Some(path) => {
+            let text = std::fs::read_to_string(&path).map_err(|e| CiError::Payload {
+                path: path.clone(),
+                message: e.to_string(),
+            })?;
+            serde_json::from_str(&text).map_err(|e| CiError::Payload {
+                path,
+                message: e.to_string(),
+            })?
+        }
+        // schedule and workflow_dispatch need no payload; the others fail on a missing field.
+        None => Value::Null,
+    };
+    Ok((name, payload))
+}
+
+pub fn plan(event: &str, payload: &Value) -> Result<Want, CiError> {
+    let field = |ptr: &str, name: &'static str| -> Result<String, CiError> {
+        payload
+            .pointer(ptr)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .ok_or(CiError::MissingField {
+                event: event.to_string(),
+                field: name,
+            })
+    };
+    match event {
+        "push" => {
+            if payload.pointer("/deleted").and_then(Value::as_bool) == Some(true) {
+                return Ok(Want::Nothing {
+                    why: "push deleted a ref: no commits were added".into(),
+                });
+            }
+            let after = field("/after", "after")?;
+            let before = field("/before", "before")?;
+            if before != ZERO_SHA {
+                let forced = payload.pointer("/forced").and_then(Value::as_bool) == Some(true);
+                return Ok(Want::Range {
+                    base: before,
+                    head: after,
+                    why: if forced { "force push" } else { "push" }.into(),
+                });
+            }
+            let default = field("/repository/default_branch", "repository.default_branch")?;
+            let pushed = field("/ref", "ref")?;
+            if pushed == format!("refs/heads/{default}") || pushed.starts_with("refs/tags/") {
+                Ok(Want::Full {
+                    why: format!("first push of {pushed}"),
+                })
+            } else {
+                Ok(Want::NotOnBranch {
+                    branch: default,
+                    head: after,
+                    why: format!("first push of {pushed}"),
+                })
+            }
+        }
+        "pull_request" | "pull_request_target" => Ok(Want::Range {
+            base: field("/pull_request/base/sha", "pull_request.base.sha")?,
+            head: field("/pull_request/head/sha", "pull_request.head.sha")?,
+            why: format!(
+                "pull request #{}",
+                payload
+                    .pointer("/pull_request/number")
+                    .or_else(|| payload.pointer("/number"))
+                    .and_then(Value::as_u64)
+                    .unwrap_or(0)
+            ),
+        }),
+        "merge_group" => Ok(Want::Range {
+            base: field("/merge_group/base_sha", "merge_group.base_sha")?,
+            head: field("/merge_group/head_sha", "merge_group.head_sha")?,
+            why: "merge queue".into(),
+        }),
+        "schedule" | "workflow_dispatch" => Ok(Want::Full {
+            why: format!("{event}: full history"),
+        }),
+        other => Ok(Want::Full {
+            why: format!("{other}: no range in this event, scanning the full history"),
+        }),
+    }
+}
+
+/// The checkout, through the git CLI.
+pub struct Checkout {
+    pub dir: PathBuf,
+    /// Try to deepen a shallow clone (off: fail at once with the hint).
+    pub deepen: bool,
+    /// Messages for the user (what was fetched, and why).
+    pub notes: Vec<String>,
+}
+
+impl Checkout {
+    pub fn new(dir: &Path, deepen: bool) -> Self {
+        Checkout {
+            dir: dir.to_path_buf(),
+            deepen,
+            notes: Vec::new(),
+        }
+    }
+
+    fn git(&self, args: &[&str]) -> Result<String, CiError> {
+        let out = Command::new("git")
+            .arg("-C")
+            .arg(&self.dir)
+            .args(args)
+            .output()
+            .map_err(|e| CiError::Git {
+                args: args.join(" "),
+                message: e.to_string(),
+            })?;
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+        } else {
+            Err(CiError::Git {
+                args: args.join(" "),
+                message: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+            })
+        }
+    }
+
+    fn has_commit(&self, rev: &str) -> bool {
+        self.git(&["cat-file", "-e", &format!("{rev}^{{commit}}")])
+            .is_ok()
+    }
+
+    fn is_shallow(&self) -> bool {
+        self.git(&["rev-parse", "--is-shallow-repository"])
+            .is_ok_and(|s| s == "true")
+    }
+
+    /// True when the history between the two is complete: a merge base exists and both
+    /// commits are present.
+    fn connected(&self, base: &str, head: &str) -> bool {
+        self.has_commit(base)
+            && self.has_commit(head)
+            && self.git(&["merge-base", base, head]).is_ok()
+    }
+
+    /// Fetches what is missing, deepening step by step, until `connected` holds; fails closed.
+    fn complete(&mut self, base: &str, head: &str, what: &'static str) -> Result<(), CiError> {
+        if self.connected(base, head) {
+            return Ok(());
+        }
+        if self.deepen {
+            // A shallow clone is deepened step by step; a complete one can only lack commits
+            // the remote has and the checkout did not fetch, so one plain fetch is tried.
+            let steps: &[Option<&str>] = if self.is_shallow() {
+                &[
+                    Some("--deepen=50"),
+                    Some("--deepen=500"),
+                    Some("--unshallow"),
+                ]
+            } else {
+                &[None]
+            };
+            for step in steps {
+                let mut args = vec!["fetch", "--no-tags", "--quiet"];
+                args.extend(step.iter());
+                args.push("origin");
+                args.extend([head, base].into_iter().filter(|r| looks_like_sha(r)));
+                // A failed step is not the end: a later one (or unshallow) may succeed.
+                match self.git(&args) {
+                    Ok(_) => self
+                        .notes
+                        .push(format!("fetched history: git {}", args.join(" "))),
+                    Err(e) => self.notes.push(e.to_string()),
+                }
+                if self.connected(base, head) {
+                    return Ok(());
+                }
+            }
+        }
+        let shallow = self.is_shallow();
+        Err(CiError::Unreachable {
+            what,
+            rev: base.to_string(),
+            hint: if shallow {
+                "the checkout is shallow; use `fetch-depth: 0` in actions/checkout, or let keysweep deepen it (it needs a remote named origin)".into()
+            } else {
+                "the commit is gone from the remote (deleted or force-pushed away); scan the full history with `mode: full`".into()
+            },
+        })
+    }
+}
+
+fn looks_like_sha(s: &str) -> bool {
+    s.len() == 40 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Turns what the event wants into what will be scanned, fetching history as needed.
+pub fn resolve(want: Want, checkout: &mut Checkout) -> Result<Plan, CiError> {
+    match want {
+        Want::Nothing { why } => Ok(Plan::Nothing { why }),
+        Want::Full { why } => {
+            if checkout.is_shallow() && checkout.deepen {
+                checkout.git(&["fetch", "--no-tags", "--quiet", "--unshallow", "origin"])?;
+                checkout
+                    .notes
+                    .push("unshallowed the checkout for a full-history scan".into());
+            }
+            if checkout.is_shallow() {
+                return Err(CiError::Unreachable {
+                    what: "full history",
+                    rev: "HEAD".into(),
+                    hint: "the checkout is shallow; use `fetch-depth: 0` in actions/checkout"
+                        .into(),
+                });
+            }
+            Ok(Plan::Full { why })
+        }
+        Want::Range { base, head, why } => {
+            match checkout.complete(&base, &head, "the range base") {
+                Ok(()) => Ok(Plan::Range {
+                    range: format!("{base}..{head}"),
+                    why,
+                }),
+                // A force push can leave `before` unreachable; what the push added is still
+                // bounded by the commits that are not on the default branch.
+                Err(CiError::Unreachable { .. }) if why == "force push" => {
+                    let default = checkout
+                        .git(&["symbolic-ref", "--short", "refs/remotes/origin/HEAD"])
+                        .map(|s| s.trim_start_matches("origin/").to_string())
+                        .unwrap_or_else(|_| "main".into());
+                    checkout.notes.push(format!(
+                        "force push: the old tip {base} is gone; scanning the commits not on {default}"
+                    ));
+                    resolve(
+                        Want::NotOnBranch {
+                            branch: default,
+                            head,
+                            why,
+                        },
+                        checkout,
+                    )
+                }
+                Err(e) => Err(e),
+            }
+        }
+        Want::NotOnBranch { branch, head, why } => {
+            let remote_ref = format!("refs/remotes/origin/{branch}");
+            if !checkout.has_commit(&remote_ref) && checkout.deepen {
+                let spec = format!("+refs/heads/{branch}:{remote_ref}");
+                let _ = checkout.git(&[
+                    "fetch",
+                    "--no-tags",
+                    "--quiet",
+                    "--depth=50",
+                    "origin",
+                    &spec,
+                ]);
+            }
+            if !checkout.has_commit(&remote_ref) {
+                return Err(CiError::Unreachable {
+                    what: "the default branch",
+                    rev: remote_ref,
+                    hint: format!("fetch it (`git fetch origin {branch}`) or use `fetch-depth: 0`"),
+                });
+            }
+            let base = checkout.git(&["rev-parse", &remote_ref])?;
+            checkout.complete(&base, &head, "the default branch")?;
+            Ok(Plan::Range {
+                range: format!("{base}..{head}"),
+                why,
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn push_events() {
+        let p = json!({"before": "a".repeat(40), "after": "b".repeat(40), "forced": false,
+                       "ref": "refs/heads/main", "repository": {"default_branch": "main"}});
+        assert!(matches!(plan("push", &p).unwrap(), Want::Range { why, .. } if why == "push"));
+        let first = json!({"before": ZERO_SHA, "after": "b".repeat(40), "created": true,
+                           "ref": "refs/heads/feature", "repository": {"default_branch": "main"}});
+        assert!(
+            matches!(plan("push", &first).unwrap(), Want::NotOnBranch { branch, .. } if branch == "main")
+        );
+        let first_main = json!({"before": ZERO_SHA, "after": "b".repeat(40),
+                                "ref": "refs/heads/main", "repository": {"default_branch": "main"}});
+        assert!(matches!(
+            plan("push", &first_main).unwrap(),
+            Want::Full { .. }
+        ));
+        let deleted = json!({"before": "a".repeat(40), "after": ZERO_SHA, "deleted": true});
+        assert!(matches!(
+            plan("push", &deleted).unwrap(),
+            Want::Nothing { .. }
+        ));
+    }
+
+    #[test]
+    fn missing_fields_fail_closed() {
+        let err = plan(
+            "pull_request",
+            &json!({"pull_request": {"head": {"sha": "x"}}}),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "pull_request event payload has no pull_request.base.sha"
+        );
+        assert!(plan("push", &Value::Null).is_err());
+        assert!(matches!(
+            plan("schedule", &Value::Null).unwrap(),
+            Want::Full { .. }
+        ));
+    }
+}
