@@ -108,7 +108,7 @@ pub fn fingerprint(rule_id: &str, secret: &[u8]) -> String {
 const VISIBLE: usize = 4;
 
 /// The prefix (if any) plus the first few characters, then an ellipsis and the length:
-/// `sk_live_4eC3…(32)`. Secrets too short to spare any characters show only the prefix.
+/// `sk_live_kWZn…(32)`. Secrets too short to spare any characters show only the prefix.
 pub fn redact(secret: &[u8], prefix: Option<&[u8]>) -> String {
     let prefix = prefix.unwrap_or_default();
     let rest = &secret[prefix.len()..];
@@ -143,9 +143,9 @@ mod tests {
 
     #[test]
     fn redaction_keeps_prefix_and_hides_the_rest() {
-        let key = b"sk_live_4eC39HqLyjWDarjtT1zdp7dc";
+        let key = b"sk_live_kWZnwWKFOPzPEQZI8zBr18bV";
         let r = redact(key, Some(b"sk_live_"));
-        assert_eq!(r, "sk_live_4eC3…(32)");
+        assert_eq!(r, "sk_live_kWZn…(32)");
         assert!(!r.contains("HqLyjWDarjtT1zdp7dc"));
         assert_eq!(redact(b"short_secret", None), "…(12)");
     }

@@ -90,7 +90,7 @@ pub enum Scanned {
 
 impl Scanner {
     pub fn new(rules: RuleSet, suppress: Suppressor, options: ScanOptions) -> anyhow::Result<Self> {
-        let matcher = Matcher::new(&rules)?;
+        let matcher = Matcher::new(&rules);
         Ok(Scanner {
             rules,
             matcher,

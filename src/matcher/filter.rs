@@ -131,7 +131,7 @@ mod tests {
 
     #[test]
     fn entropy_separates_random_from_typed() {
-        assert!(shannon_entropy(b"sk_live_4eC39HqLyjWDarjtT1zdp7dc") > 4.0);
+        assert!(shannon_entropy(b"sk_live_kWZnwWKFOPzPEQZI8zBr18bV") > 4.0);
         assert!(shannon_entropy(b"aaaaaaaa") < 0.01);
         assert_eq!(shannon_entropy(b""), 0.0);
     }
@@ -148,7 +148,7 @@ mod tests {
         ] {
             assert!(is_placeholder(p), "{}", String::from_utf8_lossy(p));
         }
-        assert!(!is_placeholder(b"sk_live_4eC39HqLyjWDarjtT1zdp7dc"));
+        assert!(!is_placeholder(b"sk_live_kWZnwWKFOPzPEQZI8zBr18bV"));
     }
 
     #[test]

@@ -1,16 +1,17 @@
 //! Bytes in, matches out. Knows nothing of where the bytes came from.
 //!
-//! One Aho-Corasick pass finds every keyword of every rule; only rules whose keywords occur are
-//! evaluated, and only in a window around each hit, so the cost on ordinary text is one
-//! prefilter pass (ripgrep and Nosey Parker make the same bet). Surviving regex matches then pass
-//! the entropy, placeholder, checksum and allowlist filters in [`filter`].
+//! One pass of the keyword automaton ([`prefilter`]) finds every keyword of every rule; only
+//! rules whose keywords occur are evaluated, and only in a window around each hit, so the cost
+//! on ordinary text is one prefilter pass (ripgrep and Nosey Parker make the same bet).
+//! Surviving regex matches then pass the entropy, placeholder, checksum and allowlist filters
+//! in [`filter`].
 
 pub mod filter;
+pub mod prefilter;
 
 use std::ops::Range;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
-
+use self::prefilter::{KeywordDfa, PrefilterScratch};
 use crate::rules::{Rule, RuleSet};
 
 /// How far a window may be widened to reach a line boundary. Keeps a minified one-line file
@@ -33,7 +34,7 @@ pub struct Match {
 /// The compiled prefilter over a rule set. Immutable and shared by all threads; per-thread
 /// state lives in [`Scratch`].
 pub struct Matcher {
-    ac: AhoCorasick,
+    keywords: KeywordDfa,
     /// Keyword pattern index → the rules that listed it (keywords shared by rules are searched once).
     keyword_rules: Vec<Vec<usize>>,
     rule_count: usize,
@@ -42,13 +43,14 @@ pub struct Matcher {
 /// Per-thread reusable buffers, so the hot path does not allocate per blob.
 #[derive(Default)]
 pub struct Scratch {
+    prefilter: PrefilterScratch,
     open: Vec<Option<Range<usize>>>,
     windows: Vec<(usize, Range<usize>)>,
     locs: Vec<Option<regex::bytes::CaptureLocations>>,
 }
 
 impl Matcher {
-    pub fn new(rules: &RuleSet) -> anyhow::Result<Self> {
+    pub fn new(rules: &RuleSet) -> Self {
         let mut keywords: Vec<Vec<u8>> = Vec::new();
         let mut keyword_rules: Vec<Vec<usize>> = Vec::new();
         for (i, rule) in rules.rules().iter().enumerate() {
@@ -67,18 +69,11 @@ impl Matcher {
                 }
             }
         }
-        // A DFA: its speed does not fall with the number of keywords, and the set is small
-        // enough (a few hundred literals) for its memory to stay in the low megabytes.
-        let ac = AhoCorasickBuilder::new()
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::Standard)
-            .kind(Some(AhoCorasickKind::DFA))
-            .build(&keywords)?;
-        Ok(Matcher {
-            ac,
+        Matcher {
+            keywords: KeywordDfa::new(&keywords),
             keyword_rules,
             rule_count: rules.len(),
-        })
+        }
     }
 
     /// Appends to `out` every match of `rules` in `hay`, sorted by position. `rules` must be the
@@ -94,21 +89,27 @@ impl Matcher {
 
         // Hits arrive in order of their end; windows of the same rule that touch are merged
         // so overlapping windows are searched once.
-        for hit in self.ac.find_overlapping_iter(hay) {
-            for &r in &self.keyword_rules[hit.pattern().as_usize()] {
+        let Scratch {
+            prefilter,
+            open,
+            windows,
+            ..
+        } = scratch;
+        self.keywords.for_each(hay, prefilter, |hit| {
+            for &r in &self.keyword_rules[hit.keyword] {
                 let w = rules.get(r).window;
-                let lo = hit.start().saturating_sub(w);
-                let hi = (hit.end() + w).min(hay.len());
-                match &mut scratch.open[r] {
+                let lo = hit.start.saturating_sub(w);
+                let hi = (hit.end + w).min(hay.len());
+                match &mut open[r] {
                     Some(open) if lo <= open.end => open.end = open.end.max(hi),
                     slot => {
                         if let Some(done) = slot.replace(lo..hi) {
-                            scratch.windows.push((r, done));
+                            windows.push((r, done));
                         }
                     }
                 }
             }
-        }
+        });
         for (r, open) in scratch.open.iter_mut().enumerate() {
             if let Some(w) = open.take() {
                 scratch.windows.push((r, w));
@@ -220,7 +221,7 @@ mod tests {
     }
 
     fn secrets(rules: &RuleSet, hay: &[u8]) -> Vec<(String, String)> {
-        let m = Matcher::new(rules).unwrap();
+        let m = Matcher::new(rules);
         let mut out = Vec::new();
         m.find(rules, hay, &mut Scratch::default(), &mut out);
         out.iter()

@@ -203,7 +203,7 @@ mod tests {
             severity: Severity::High,
             secret_sha256: "ab".repeat(32),
             fingerprint: "cd".repeat(32),
-            redacted: "sk_live_4eC3…(51)".into(),
+            redacted: "sk_live_kWZn…(51)".into(),
             secret: None,
             key_prefix: Some("sk_live_".into()),
             key_id: None,
@@ -225,7 +225,7 @@ mod tests {
         write_annotations(&[finding("a,b:c.py")], &mut out).unwrap();
         let s = String::from_utf8(out).unwrap();
         assert!(
-            s.starts_with("::error file=a%2Cb%3Ac.py,line=7,col=3,title=keysweep keyservice.secret-live::Live secret key: sk_live_4eC3…(51)"),
+            s.starts_with("::error file=a%2Cb%3Ac.py,line=7,col=3,title=keysweep keyservice.secret-live::Live secret key: sk_live_kWZn…(51)"),
             "{s}"
         );
         let many: Vec<_> = (0..MAX_ANNOTATIONS + 5).map(|_| finding("x")).collect();

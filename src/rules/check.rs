@@ -59,13 +59,7 @@ pub fn check(specs: Vec<(String, RuleSpec)>) -> CheckReport {
             return report;
         }
     };
-    let matcher = match Matcher::new(&set) {
-        Ok(m) => m,
-        Err(e) => {
-            report.failures.push(format!("keyword prefilter: {e}"));
-            return report;
-        }
-    };
+    let matcher = Matcher::new(&set);
     let mut scratch = Scratch::default();
     let mut found = Vec::new();
     for (index, rule) in set.rules().iter().enumerate() {
