@@ -26,7 +26,8 @@ const PLACEHOLDER_WORDS: &[&[u8]] = &[
 /// person, not drawn from a random source (probability ~1e-7 in a 40-character random key).
 const RUN: usize = 6;
 
-pub fn accept(rule: &Rule, secret: &[u8]) -> bool {
+/// `whole` is the entire regex match, `secret` the part of it that is the secret.
+pub fn accept(rule: &Rule, secret: &[u8], whole: &[u8]) -> bool {
     if let Some(min) = rule.spec.min_entropy {
         if shannon_entropy(secret) < min {
             return false;
@@ -40,7 +41,9 @@ pub fn accept(rule: &Rule, secret: &[u8]) -> bool {
             return false;
         }
     }
-    if rule.allow_regexes.iter().any(|r| r.is_match(secret)) {
+    if rule.allow_regexes.iter().any(|r| r.is_match(secret))
+        || rule.allow_match_regexes.iter().any(|r| r.is_match(whole))
+    {
         return false;
     }
     !rule

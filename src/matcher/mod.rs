@@ -174,7 +174,7 @@ fn confirm(
         let Some((s, e)) = locs.get(rule.secret_group) else {
             continue;
         };
-        if s == e || !filter::accept(rule, &hay[s..e]) {
+        if s == e || !filter::accept(rule, &hay[s..e], &hay[m.start()..m.end()]) {
             continue;
         }
         out.push(Match {

@@ -113,6 +113,9 @@ pub struct AllowlistSpec {
     pub regexes: Vec<String>,
     #[serde(default)]
     pub stopwords: Vec<String>,
+    /// Regexes over the whole match, for context around the secret (a URL's host).
+    #[serde(default)]
+    pub match_regexes: Vec<String>,
 }
 
 /// A compiled rule. Indices into the owning [`RuleSet`] identify rules on hot paths.
@@ -127,6 +130,7 @@ pub struct Rule {
     pub window: usize,
     pub allow_regexes: Vec<Regex>,
     pub allow_stopwords: Vec<Vec<u8>>,
+    pub allow_match_regexes: Vec<Regex>,
     /// Indices of the rules this one supersedes.
     pub supersedes: Vec<usize>,
     /// Literal prefixes a secret of this rule may start with: its keywords, and for a
@@ -307,10 +311,15 @@ pub fn compile_rule(origin: String, spec: RuleSpec, all_ids: &[String]) -> Resul
     let key_id_group = regex.capture_names().position(|n| n == Some("key_id"));
     let mut allow_regexes = Vec::new();
     let mut allow_stopwords = Vec::new();
+    let mut allow_match_regexes = Vec::new();
     if let Some(allow) = &spec.allowlist {
         for r in &allow.regexes {
             allow_regexes
                 .push(build_regex(r).map_err(|e| invalid(format!("allowlist regex: {e}")))?);
+        }
+        for r in &allow.match_regexes {
+            allow_match_regexes
+                .push(build_regex(r).map_err(|e| invalid(format!("allowlist match regex: {e}")))?);
         }
         allow_stopwords = allow
             .stopwords
@@ -340,6 +349,7 @@ pub fn compile_rule(origin: String, spec: RuleSpec, all_ids: &[String]) -> Resul
         key_id_group,
         allow_regexes,
         allow_stopwords,
+        allow_match_regexes,
         supersedes,
     })
 }
