@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::Context;
 
 use crate::cli::{
-    BaselineCommand, Cli, ColorChoice, Command, DirArgs, Format, RevokeCommand, RuleArgs,
+    BaselineCommand, Cli, ColorChoice, Command, DirArgs, Format, GitArgs, RevokeCommand, RuleArgs,
     RulesCommand, ScanArgs, WalkArgs,
 };
 use crate::config::Config;
@@ -20,7 +20,7 @@ use crate::report::{self, text::human_bytes, ReportOptions};
 use crate::revoke::{Revocation, Settings};
 use crate::rules::{self, RuleSet};
 use crate::scan::{Collector, ScanOptions, Scanner, Summary};
-use crate::source::{self, dir::DirOptions};
+use crate::source::{self, dir::DirOptions, git::GitOptions};
 use crate::suppress::{self, Suppressor};
 
 pub const EXIT_CLEAN: u8 = 0;
@@ -60,6 +60,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
             });
             finish(&scanner, collector, &args)
         }
+        Command::Git(args) => scan_git(&args),
         Command::Rules(RulesCommand::List { rules, json }) => list_rules(&rules, json),
         Command::Rules(RulesCommand::Check { path }) => check_rules(path.as_deref()),
         Command::Baseline(BaselineCommand::Create {
@@ -84,6 +85,22 @@ fn scan_dirs(args: &DirArgs) -> anyhow::Result<Outcome> {
             &collector,
         )
     });
+    finish(&scanner, collector, &args.scan)
+}
+
+fn scan_git(args: &GitArgs) -> anyhow::Result<Outcome> {
+    let scanner = build_scanner(&args.scan, Some(&args.repo))?;
+    let collector = Collector::default();
+    let options = GitOptions {
+        range: args.range.clone(),
+        allow_empty_range: args.allow_empty_range,
+        all_objects: args.all_objects,
+        state: args.state.clone(),
+        threads: args.scan.threads,
+    };
+    with_progress(&scanner, &collector, args.scan.quiet, || {
+        source::git::scan(&scanner, &args.repo, &options, &collector)
+    })?;
     finish(&scanner, collector, &args.scan)
 }
 

@@ -2,4 +2,5 @@
 //! They know nothing of rules or output.
 
 pub mod dir;
+pub mod git;
 pub mod stdin;
