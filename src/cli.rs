@@ -25,6 +25,10 @@ pub enum Command {
     /// Scan git history: every blob of every branch, tag, remote and stash, once, and commit
     /// messages; findings name the commit that introduced them.
     Git(GitArgs),
+    /// Scan what the next commit would add (staged lines only); exit 1 blocks the commit.
+    Staged(StagedArgs),
+    /// Install a git pre-commit hook that runs `keysweep staged`.
+    InstallHook(InstallHookArgs),
     /// List or check detection rules.
     #[command(subcommand)]
     Rules(RulesCommand),
@@ -64,6 +68,28 @@ pub struct GitArgs {
     pub state: Option<PathBuf>,
     #[command(flatten)]
     pub scan: ScanArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct StagedArgs {
+    /// Repository work tree (default: the current directory).
+    #[arg(default_value = ".")]
+    pub repo: PathBuf,
+    #[command(flatten)]
+    pub scan: ScanArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct InstallHookArgs {
+    /// Repository work tree (default: the current directory).
+    #[arg(long, default_value = ".")]
+    pub repo: PathBuf,
+    /// Replace a pre-commit hook keysweep did not write (it is kept as a backup).
+    #[arg(long)]
+    pub force: bool,
+    /// Arguments for `keysweep staged` in the hook, after `--` (e.g. `-- --baseline FILE`).
+    #[arg(last = true, value_name = "STAGED_ARGS")]
+    pub staged_args: Vec<String>,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -208,5 +234,11 @@ mod tests {
             Cli::try_parse_from(["keysweep", "git", "--range", "a..b", "--state", "s"]).is_err()
         );
         assert!(Cli::try_parse_from(["keysweep", "git", "--allow-empty-range"]).is_err());
+        let cli =
+            Cli::try_parse_from(["keysweep", "install-hook", "--", "--baseline", "b"]).unwrap();
+        let Command::InstallHook(h) = cli.command else {
+            panic!("not install-hook")
+        };
+        assert_eq!(h.staged_args, ["--baseline", "b"]);
     }
 }
