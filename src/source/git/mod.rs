@@ -333,8 +333,8 @@ fn sweep(run: &Run<'_>, repo: gix::Repository, options: &GitOptions) -> anyhow::
     let sync = repo.into_sync();
     let repo = sync.to_thread_local();
     std::thread::scope(|s| -> anyhow::Result<()> {
-        // A whole history reads every stored blob, which needs nothing from the walks below:
-        // start it now, so that walking commits and trees overlaps with decoding packs.
+        // A whole history reads every stored blob, which needs nothing from the commit walk
+        // below: start it now, so that walking commits overlaps with decoding packs.
         let store = known
             .is_none()
             .then(|| s.spawn(|| read::scan_store(scanner, &sync, run.threads)));
@@ -391,11 +391,15 @@ fn sweep(run: &Run<'_>, repo: gix::Repository, options: &GitOptions) -> anyhow::
             .collect();
         let swept = match store {
             Some(store) => {
-                let none = HashSet::default();
-                let contents = history::walk_trees(&repo, roots, &none, &none, true, &mut error);
-                let stored = store
+                let mut stored = store
                     .join()
                     .unwrap_or_else(|p| std::panic::resume_unwind(p))?;
+                // The store scan decoded the trees already: the walk reuses them.
+                let trees = std::mem::take(&mut stored.trees);
+                let none = HashSet::default();
+                let contents =
+                    history::walk_trees(&repo, roots, &none, &none, true, Some(&trees), &mut error);
+                drop(trees);
                 run.sweep_all(
                     &sync,
                     &history,
@@ -455,8 +459,15 @@ impl Run<'_> {
     ) -> anyhow::Result<Swept> {
         let repo = sync.to_thread_local();
         let mut error = |m: String| self.error(m);
-        let contents =
-            history::walk_trees(&repo, roots, &known.trees, &known.blobs, false, &mut error);
+        let contents = history::walk_trees(
+            &repo,
+            roots,
+            &known.trees,
+            &known.blobs,
+            false,
+            None,
+            &mut error,
+        );
         self.note_submodules(&contents.submodules);
         let mut wanted = contents.blobs;
         wanted.extend(

@@ -99,7 +99,9 @@ pub(super) fn scan(
         }
     }
     let none = HashSet::default();
-    let before = history::walk_trees(&repo, before_trees, &none, &none, false, &mut |e| report(e));
+    let before = history::walk_trees(&repo, before_trees, &none, &none, false, None, &mut |e| {
+        report(e)
+    });
     let failures = failures.into_inner().unwrap_or_else(|p| p.into_inner());
     if !failures.is_empty() {
         anyhow::bail!(
