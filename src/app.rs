@@ -11,8 +11,8 @@ use std::time::Duration;
 use anyhow::Context;
 
 use crate::cli::{
-    BaselineCommand, Cli, ColorChoice, Command, DirArgs, Format, GitArgs, RevokeCommand, RuleArgs,
-    RulesCommand, ScanArgs, WalkArgs,
+    BaselineCommand, Cli, ColorChoice, Command, DirArgs, Format, GitArgs, InstallHookArgs,
+    RevokeCommand, RuleArgs, RulesCommand, ScanArgs, StagedArgs, WalkArgs,
 };
 use crate::config::Config;
 use crate::finding::Finding;
@@ -62,6 +62,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         }
         Command::Git(args) => scan_git(&args),
         Command::Ci(args) => crate::ci::run(&args),
+        Command::Staged(args) => scan_staged(&args),
+        Command::InstallHook(args) => install_hook(&args),
         Command::Rules(RulesCommand::List { rules, json }) => list_rules(&rules, json),
         Command::Rules(RulesCommand::Check { path }) => check_rules(path.as_deref()),
         Command::Baseline(BaselineCommand::Create {
@@ -103,6 +105,29 @@ fn scan_git(args: &GitArgs) -> anyhow::Result<Outcome> {
         source::git::scan(&scanner, &args.repo, &options, &collector)
     })?;
     finish(&scanner, collector, &args.scan)
+}
+
+fn scan_staged(args: &StagedArgs) -> anyhow::Result<Outcome> {
+    let scanner = build_scanner(&args.scan, Some(&args.repo))?;
+    let collector = Collector::default();
+    source::staged::scan(&scanner, &args.repo, &collector)?;
+    let outcome = finish(&scanner, collector, &args.scan)?;
+    if outcome.findings > 0 && !args.scan.quiet {
+        eprintln!(
+            "keysweep: commit blocked: remove the key (and rotate it: it may be in your shell \
+             history or editor backups), or mark an intended line `keysweep:allow`"
+        );
+    }
+    Ok(outcome)
+}
+
+fn install_hook(args: &InstallHookArgs) -> anyhow::Result<Outcome> {
+    let (hook, backup) = crate::hook::install(&args.repo, args.force, &args.staged_args)?;
+    if let Some(kept) = backup {
+        eprintln!("keysweep: kept the previous hook as {}", kept.display());
+    }
+    eprintln!("keysweep: installed {}", hook.display());
+    Ok(Outcome::default())
 }
 
 pub fn dir_options(walk: &WalkArgs, threads: usize) -> DirOptions {

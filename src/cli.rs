@@ -29,6 +29,10 @@ pub enum Command {
     /// queue; full history on schedules), deepening a shallow checkout as needed; writes SARIF,
     /// workflow annotations, the job summary and step outputs.
     Ci(CiArgs),
+    /// Scan what the next commit would add (staged lines only); exit 1 blocks the commit.
+    Staged(StagedArgs),
+    /// Install a git pre-commit hook that runs `keysweep staged`.
+    InstallHook(InstallHookArgs),
     /// List or check detection rules.
     #[command(subcommand)]
     Rules(RulesCommand),
@@ -97,12 +101,34 @@ pub struct CiArgs {
     pub scan: ScanArgs,
 }
 
+#[derive(Debug, Args)]
+pub struct StagedArgs {
+    /// Repository work tree (default: the current directory).
+    #[arg(default_value = ".")]
+    pub repo: PathBuf,
+    #[command(flatten)]
+    pub scan: ScanArgs,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum CiMode {
     Auto,
     Range,
     Full,
     Dir,
+}
+
+#[derive(Debug, Args)]
+pub struct InstallHookArgs {
+    /// Repository work tree (default: the current directory).
+    #[arg(long, default_value = ".")]
+    pub repo: PathBuf,
+    /// Replace a pre-commit hook keysweep did not write (it is kept as a backup).
+    #[arg(long)]
+    pub force: bool,
+    /// Arguments for `keysweep staged` in the hook, after `--` (e.g. `-- --baseline FILE`).
+    #[arg(last = true, value_name = "STAGED_ARGS")]
+    pub staged_args: Vec<String>,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -312,5 +338,11 @@ mod tests {
             Cli::try_parse_from(["keysweep", "git", "--range", "a..b", "--state", "s"]).is_err()
         );
         assert!(Cli::try_parse_from(["keysweep", "git", "--allow-empty-range"]).is_err());
+        let cli =
+            Cli::try_parse_from(["keysweep", "install-hook", "--", "--baseline", "b"]).unwrap();
+        let Command::InstallHook(h) = cli.command else {
+            panic!("not install-hook")
+        };
+        assert_eq!(h.staged_args, ["--baseline", "b"]);
     }
 }

@@ -1,4 +1,4 @@
-//! `keysweep git` against real repositories built
+//! `keysweep git`, `keysweep staged` and `keysweep install-hook` against real repositories built
 //! with the git CLI in temporary directories. Each test uses its own one-rule file, so the
 //! built-in rule pack can change without touching these.
 
@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
-use util::{keysweep, write, Fakes, Run};
+use util::{git_dated, keysweep, write, Fakes, Run};
 
 const RULE: &str = r#"
 [[rule]]
@@ -86,26 +86,11 @@ impl Repo {
 }
 
 fn git_at(dir: &Path, args: &[&str], day: u32) -> String {
-    let date = format!("2026-01-{:02}T12:00:00Z", day.clamp(1, 28));
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_AUTHOR_NAME", "Ada Author")
-        .env("GIT_AUTHOR_EMAIL", "ada@example.test")
-        .env("GIT_COMMITTER_NAME", "Ada Author")
-        .env("GIT_COMMITTER_EMAIL", "ada@example.test")
-        .env("GIT_AUTHOR_DATE", &date)
-        .env("GIT_COMMITTER_DATE", &date)
-        .output()
-        .expect("run git");
-    assert!(
-        out.status.success(),
-        "git {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+    git_dated(
+        dir,
+        args,
+        &format!("2026-01-{:02}T12:00:00Z", day.clamp(1, 28)),
+    )
 }
 
 /// The counters of the closing note: (reachable blobs, blobs read, streamed).
@@ -168,8 +153,8 @@ fn a_secret_added_then_deleted_is_found_and_attributed_to_the_adding_commit() {
         assert_eq!(f[0]["commit"], added.as_str());
         assert_eq!(f[0]["path"], "config/app.env");
         assert_eq!(f[0]["line"], 2);
-        assert_eq!(f[0]["author"], "Ada Author");
-        assert_eq!(f[0]["email"], "ada@example.test");
+        assert_eq!(f[0]["author"], "Test Author");
+        assert_eq!(f[0]["email"], "author@example.test");
         assert_eq!(f[0]["date"], "2026-01-02T12:00:00+00:00");
         assert!(f[0].get("other_places").is_none());
         assert!(!run.stdout.contains(&key(1)), "raw secret in the report");
@@ -311,7 +296,7 @@ fn a_secret_in_a_commit_message_is_found() {
     assert_eq!(f[0]["source"], "commit-message");
     assert_eq!(f[0]["commit"], c.as_str());
     assert_eq!(f[0]["line"], 3);
-    assert_eq!(f[0]["author"], "Ada Author");
+    assert_eq!(f[0]["author"], "Test Author");
 }
 
 #[test]
@@ -474,6 +459,119 @@ fn incremental_runs_read_only_what_is_new() {
     assert!(damaged.stderr.contains("not used"), "{}", damaged.stderr);
     assert_eq!(counts(&damaged).1, 3, "{}", damaged.stderr);
     assert_eq!(findings(&damaged).len(), 2);
+}
+
+#[test]
+fn staged_scan_reports_added_lines_with_their_line_numbers() {
+    let mut r = Repo::new();
+    // No commit yet: everything staged is new.
+    write(r.path(), "first.env", format!("A=1\nKEY={}\n", key(40)));
+    r.git(&["add", "first.env"]);
+    let run = r.keysweep(&["staged", "-f", "jsonl"]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    let f = findings(&run);
+    assert_eq!(f.len(), 1, "{}", run.stdout);
+    assert_eq!(
+        (f[0]["path"].as_str(), f[0]["line"].as_u64()),
+        (Some("first.env"), Some(2))
+    );
+    assert_eq!(f[0]["source"], "staged");
+
+    r.commit(&[], "accept the first key");
+    // An old key stays where it is; two lines go in above it and a new key below.
+    write(
+        r.path(),
+        "first.env",
+        format!(
+            "# header\n# more\nA=1\nKEY={}\nNEW={}\nOK={} # keysweep:allow\n",
+            key(40),
+            key(41),
+            key(42)
+        ),
+    );
+    // Unstaged changes are not what the commit will hold.
+    write(r.path(), "unstaged.env", format!("U={}\n", key(43)));
+    r.git(&["add", "first.env"]);
+    let run = r.keysweep(&["staged", "-f", "jsonl"]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    let f = findings(&run);
+    assert_eq!(f.len(), 1, "{}", run.stdout);
+    assert_eq!(f[0]["secret_sha256"], secret_sha(&key(41)));
+    assert_eq!(f[0]["line"], 5);
+
+    // A baseline accepts it; nothing staged that is new: exit 0.
+    let baseline = write(
+        r.path().parent().unwrap(),
+        "baseline",
+        format!("{}\n", f[0]["fingerprint"].as_str().unwrap()),
+    );
+    let run = r.keysweep(&["staged", "--baseline", baseline.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.all());
+}
+
+#[test]
+fn the_installed_hook_blocks_a_commit_that_adds_a_key() {
+    let mut r = Repo::new();
+    r.commit(&[("README", Some("hi\n"))], "start");
+    let rules = r.rules.to_str().unwrap().to_string();
+    let install = keysweep(
+        r.path(),
+        &[
+            "install-hook",
+            "--",
+            "--no-builtin-rules",
+            "--rules",
+            &rules,
+        ],
+    );
+    assert_eq!(install.code, 0, "{}", install.all());
+    let hook = r.path().join(".git/hooks/pre-commit");
+    assert!(hook.is_file());
+
+    write(r.path(), "leak.py", format!("KEY = '{}'\n", key(50)));
+    r.git(&["add", "leak.py"]);
+    let before = r.git(&["rev-parse", "HEAD"]);
+    let out = Command::new("git")
+        .args(["commit", "-q", "-m", "leak"])
+        .current_dir(r.path())
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_AUTHOR_NAME", "Ada")
+        .env("GIT_AUTHOR_EMAIL", "author@example.test")
+        .env("GIT_COMMITTER_NAME", "Ada")
+        .env("GIT_COMMITTER_EMAIL", "author@example.test")
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "the commit went through");
+    // Git sends a hook's standard output to standard error.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("commit blocked"), "{stderr}");
+    assert!(stderr.contains("leak.py:1"), "{stderr}");
+    assert_eq!(r.git(&["rev-parse", "HEAD"]), before);
+
+    // Without the key the same commit passes through the hook.
+    write(r.path(), "leak.py", "KEY = os.environ['KEY']\n");
+    r.git(&["add", "leak.py"]);
+    r.git(&["commit", "-q", "-m", "clean"]);
+    assert_ne!(r.git(&["rev-parse", "HEAD"]), before);
+
+    // A hook keysweep did not write is left alone unless --force, and then kept.
+    std::fs::write(&hook, "#!/bin/sh\necho mine\n").unwrap();
+    let refused = keysweep(r.path(), &["install-hook"]);
+    assert_eq!(refused.code, 2, "{}", refused.all());
+    assert!(refused.stderr.contains("--force"), "{}", refused.stderr);
+    assert_eq!(
+        std::fs::read_to_string(&hook).unwrap(),
+        "#!/bin/sh\necho mine\n"
+    );
+    let forced = keysweep(r.path(), &["install-hook", "--force"]);
+    assert_eq!(forced.code, 0, "{}", forced.all());
+    assert!(std::fs::read_to_string(&hook).unwrap().contains("keysweep"));
+    let kept = r.path().join(".git/hooks/pre-commit.keysweep-backup");
+    assert_eq!(
+        std::fs::read_to_string(kept).unwrap(),
+        "#!/bin/sh\necho mine\n"
+    );
 }
 
 #[test]

@@ -3,4 +3,5 @@
 
 pub mod dir;
 pub mod git;
+pub mod staged;
 pub mod stdin;
