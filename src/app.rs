@@ -11,12 +11,13 @@ use std::time::Duration;
 use anyhow::Context;
 
 use crate::cli::{
-    BaselineCommand, Cli, ColorChoice, Command, DirArgs, Format, RuleArgs, RulesCommand, ScanArgs,
-    WalkArgs,
+    BaselineCommand, Cli, ColorChoice, Command, DirArgs, Format, RevokeCommand, RuleArgs,
+    RulesCommand, ScanArgs, WalkArgs,
 };
 use crate::config::Config;
 use crate::finding::Finding;
 use crate::report::{self, text::human_bytes, ReportOptions};
+use crate::revoke::{Revocation, Settings};
 use crate::rules::{self, RuleSet};
 use crate::scan::{Collector, ScanOptions, Scanner, Summary};
 use crate::source::{self, dir::DirOptions};
@@ -68,6 +69,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
             walk,
             rules,
         }) => create_baseline(&paths, from.as_deref(), &output, &walk, &rules),
+        Command::Revoke(args) => revoke_report(&args),
     }
 }
 
@@ -102,13 +104,19 @@ pub fn build_scanner(args: &ScanArgs, root: Option<&Path>) -> anyhow::Result<Sca
         .clone()
         .or_else(|| config.baseline.as_ref().map(|b| config.resolve(b)));
     let suppress = Suppressor::new(&config.allowlist, baseline.as_deref())?;
-    Scanner::new(
+    // Before the scan: a missing token or a bad endpoint should cost a second, not a scan.
+    let revocation = (args.revoke || args.revocation.dry_run)
+        .then(|| Revocation::prepare(&config, &rules, &args.revocation))
+        .transpose()?;
+    let mut scanner = Scanner::new(
         rules,
         suppress,
         ScanOptions {
             show_secrets: args.show_secrets,
         },
-    )
+    )?;
+    scanner.revocation = revocation;
+    Ok(scanner)
 }
 
 fn load_rules(config: &Config, extra: &[PathBuf], no_builtin: bool) -> anyhow::Result<RuleSet> {
@@ -120,14 +128,23 @@ fn load_rules(config: &Config, extra: &[PathBuf], no_builtin: bool) -> anyhow::R
     Ok(rules)
 }
 
-/// Sorts the findings, writes the report where asked and returns the outcome.
+/// Sorts the findings, revokes if asked, writes the report where asked and returns the outcome.
 pub fn finish(scanner: &Scanner, collector: Collector, args: &ScanArgs) -> anyhow::Result<Outcome> {
-    let findings = collector.into_sorted();
-    let summary = scanner.summary(findings.len());
+    let mut findings = collector.into_sorted();
+    let mut summary = scanner.summary(findings.len());
+    if let Some(revocation) = &scanner.revocation {
+        let mut log: Box<dyn Write> = if args.quiet {
+            Box::new(io::sink())
+        } else {
+            Box::new(io::stderr())
+        };
+        summary.revocation = Some(revocation.run(&mut findings, &mut log)?);
+    }
     emit_report(&findings, &summary, &scanner.rules, args)?;
+    let revocation_failed = summary.revocation.as_ref().is_some_and(|t| t.failed > 0);
     Ok(Outcome {
         findings: findings.len(),
-        incomplete: summary.incomplete,
+        incomplete: summary.incomplete || revocation_failed,
         failed: false,
     })
 }
@@ -293,13 +310,7 @@ fn create_baseline(
     rule_args: &RuleArgs,
 ) -> anyhow::Result<Outcome> {
     let (findings, incomplete) = match from {
-        Some(report) => {
-            let text = std::fs::read_to_string(report)
-                .with_context(|| format!("cannot read report {}", report.display()))?;
-            let findings = report::json::read_findings(&text)
-                .with_context(|| format!("cannot read findings from {}", report.display()))?;
-            (findings, false)
-        }
+        Some(report) => (read_report(report)?, false),
         None => {
             let config = Config::discover(
                 rule_args.config.as_deref(),
@@ -328,5 +339,67 @@ fn create_baseline(
     Ok(Outcome {
         incomplete,
         ..Default::default()
+    })
+}
+
+fn read_report(path: &Path) -> anyhow::Result<Vec<Finding>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read report {}", path.display()))?;
+    report::json::read_findings(&text)
+        .with_context(|| format!("cannot read findings from {}", path.display()))
+}
+
+/// `keysweep revoke`: the keys of an earlier report, without scanning again. Exit 2 if any
+/// revocation failed, else 0 (the findings are the input here, not news).
+fn revoke_report(args: &RevokeCommand) -> anyhow::Result<Outcome> {
+    let config = Config::discover(args.rules.config.as_deref(), Some(Path::new(".")))?;
+    // Rules give the default prefixes; a `[revoke] prefixes` list makes them unnecessary.
+    let rules =
+        RuleSet::load(&config.rule_sources(&args.rules.rules, args.rules.no_builtin_rules))?;
+    if args.print_egress {
+        let settings = Settings::resolve(&config, &rules, &args.options)?;
+        println!("{}", settings.egress());
+        return Ok(Outcome::default());
+    }
+    let from = args
+        .from
+        .as_deref()
+        .context("--from REPORT names the report to revoke from")?;
+    let mut findings = read_report(from)?;
+    let revocation = Revocation::prepare(&config, &rules, &args.options)?;
+    let text = args.format == Format::Text;
+    let mut log: Box<dyn Write> = match (args.quiet, text) {
+        (true, _) => Box::new(io::sink()),
+        (false, true) => Box::new(io::stdout()),
+        (false, false) => Box::new(io::stderr()),
+    };
+    let tally = revocation.run(&mut findings, &mut log)?;
+    if !args.quiet {
+        writeln!(log, "keysweep: {tally}")?;
+    }
+    drop(log);
+    if !text {
+        let summary = Summary {
+            findings: findings.len() as u64,
+            rules: rules.len() as u64,
+            revocation: Some(tally.clone()),
+            ..Summary::default()
+        };
+        let options = ReportOptions { color: false };
+        let mut stdout = io::stdout().lock();
+        report::write(
+            args.format,
+            &findings,
+            &summary,
+            &rules,
+            &mut stdout,
+            &options,
+        )
+        .and_then(|()| stdout.flush())
+        .context("cannot write report")?;
+    }
+    Ok(Outcome {
+        incomplete: tally.failed > 0,
+        ..Outcome::default()
     })
 }

@@ -28,6 +28,8 @@ pub enum Command {
     /// Manage baselines: fingerprints of accepted findings that later scans hide.
     #[command(subcommand)]
     Baseline(BaselineCommand),
+    /// Revoke the keys of a keysweep JSON or JSONL report by hash (see docs/revocation.md).
+    Revoke(RevokeCommand),
 }
 
 #[derive(Debug, Args)]
@@ -85,6 +87,49 @@ pub struct ScanArgs {
     /// No summary line and no progress line.
     #[arg(short, long)]
     pub quiet: bool,
+    /// Revoke leaked keys by hash at the key service of `[revoke]` in keysweep.toml: only
+    /// findings of revocable rules whose prefix that service owns, each key once.
+    #[arg(long, help_heading = "Revocation")]
+    pub revoke: bool,
+    #[command(flatten)]
+    pub revocation: RevokeOptions,
+}
+
+/// Revocation flags shared by `--revoke` scans and `keysweep revoke`.
+#[derive(Debug, Args, Clone, Default)]
+#[command(next_help_heading = "Revocation")]
+pub struct RevokeOptions {
+    /// Print exactly what revocation would send (hashes, never keys) and send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Revocation journal [default: .keysweep/revocations.jsonl beside keysweep.toml].
+    #[arg(long, value_name = "FILE")]
+    pub journal: Option<PathBuf>,
+    /// Revocation requests in flight at once [default: `[revoke] concurrency`, 4].
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct RevokeCommand {
+    /// The keysweep JSON or JSON Lines report whose keys to revoke.
+    #[arg(long, value_name = "REPORT", required_unless_present = "print_egress")]
+    pub from: Option<PathBuf>,
+    /// List every host revocation would contact and exactly which fields it sends, then exit
+    /// without sending anything.
+    #[arg(long)]
+    pub print_egress: bool,
+    /// Output: text prints one line per key; the others print the report's findings with their
+    /// `revocation` outcome.
+    #[arg(short, long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// No per-key lines and no summary line.
+    #[arg(short, long)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub options: RevokeOptions,
+    #[command(flatten)]
+    pub rules: RuleArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -175,5 +220,27 @@ mod tests {
         assert_eq!(d.paths, vec![PathBuf::from(".")]);
         assert_eq!(d.scan.format, Format::Text);
         assert!(!d.scan.show_secrets);
+        assert!(!d.scan.revoke && !d.scan.revocation.dry_run);
+    }
+
+    #[test]
+    fn revoke_needs_a_report_unless_printing_the_egress_manifest() {
+        assert!(Cli::try_parse_from(["keysweep", "revoke"]).is_err());
+        assert!(Cli::try_parse_from(["keysweep", "revoke", "--print-egress"]).is_ok());
+        let cli = Cli::try_parse_from([
+            "keysweep",
+            "revoke",
+            "--from",
+            "r.jsonl",
+            "--dry-run",
+            "--concurrency",
+            "8",
+        ])
+        .unwrap();
+        let Command::Revoke(r) = cli.command else {
+            panic!("not revoke")
+        };
+        assert!(r.options.dry_run);
+        assert_eq!(r.options.concurrency, Some(8));
     }
 }
