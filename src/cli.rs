@@ -30,6 +30,9 @@ pub enum Command {
     Baseline(BaselineCommand),
     /// Revoke the keys of a keysweep JSON or JSONL report by hash (see docs/revocation.md).
     Revoke(RevokeCommand),
+    /// Work with reports (merge the outputs of sharded sweeps).
+    #[command(subcommand)]
+    Report(ReportCommand),
 }
 
 #[derive(Debug, Args)]
@@ -196,6 +199,26 @@ pub enum BaselineCommand {
         output: PathBuf,
         #[command(flatten)]
         walk: WalkArgs,
+        #[command(flatten)]
+        rules: RuleArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// Join keysweep reports (JSON Lines or JSON, or SARIF), e.g. the outputs of a sharded
+    /// sweep, into one, de-duplicated by fingerprint. Exits 1 when the result has findings.
+    Merge {
+        /// Reports to merge: all keysweep JSON/JSONL, or all SARIF.
+        #[arg(required = true, value_name = "REPORT")]
+        inputs: Vec<PathBuf>,
+        /// Output format (SARIF inputs merge into SARIF only).
+        #[arg(short, long, value_enum, default_value_t = Format::Jsonl)]
+        format: Format,
+        /// Write the merged report to FILE instead of standard output.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Rules, for the rule descriptions of a SARIF output.
         #[command(flatten)]
         rules: RuleArgs,
     },
