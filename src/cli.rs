@@ -204,6 +204,15 @@ pub enum BaselineCommand {
     },
 }
 
+/// Which repositories of a listing a GitHub sweep takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Visibility {
+    All,
+    Public,
+    Private,
+    Internal,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum ReportCommand {
     /// Join keysweep reports (JSON Lines or JSON, or SARIF), e.g. the outputs of a sharded
