@@ -11,8 +11,8 @@ use std::time::Duration;
 use anyhow::Context;
 
 use crate::cli::{
-    BaselineCommand, Cli, ColorChoice, Command, DirArgs, Format, ReportCommand, RevokeCommand,
-    RuleArgs, RulesCommand, ScanArgs, WalkArgs,
+    BaselineCommand, Cli, ColorChoice, Command, DirArgs, Format, GitArgs, InstallHookArgs,
+    ReportCommand, RevokeCommand, RuleArgs, RulesCommand, ScanArgs, StagedArgs, WalkArgs,
 };
 use crate::config::Config;
 use crate::finding::Finding;
@@ -20,7 +20,7 @@ use crate::report::{self, text::human_bytes, ReportOptions};
 use crate::revoke::{Revocation, Settings};
 use crate::rules::{self, RuleSet};
 use crate::scan::{Collector, ScanOptions, Scanner, Summary};
-use crate::source::{self, dir::DirOptions};
+use crate::source::{self, dir::DirOptions, git::GitOptions};
 use crate::suppress::{self, Suppressor};
 
 pub const EXIT_CLEAN: u8 = 0;
@@ -60,6 +60,9 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
             });
             finish(&scanner, collector, &args)
         }
+        Command::Git(args) => scan_git(&args),
+        Command::Staged(args) => scan_staged(&args),
+        Command::InstallHook(args) => install_hook(&args),
         Command::Rules(RulesCommand::List { rules, json }) => list_rules(&rules, json),
         Command::Rules(RulesCommand::Check { path }) => check_rules(path.as_deref()),
         Command::Baseline(BaselineCommand::Create {
@@ -91,6 +94,45 @@ fn scan_dirs(args: &DirArgs) -> anyhow::Result<Outcome> {
         )
     });
     finish(&scanner, collector, &args.scan)
+}
+
+fn scan_git(args: &GitArgs) -> anyhow::Result<Outcome> {
+    let scanner = build_scanner(&args.scan, Some(&args.repo))?;
+    let collector = Collector::default();
+    let options = GitOptions {
+        range: args.range.clone(),
+        allow_empty_range: args.allow_empty_range,
+        all_objects: args.all_objects,
+        state: args.state.clone(),
+        threads: args.scan.threads,
+    };
+    with_progress(&scanner, &collector, args.scan.quiet, || {
+        source::git::scan(&scanner, &args.repo, &options, &collector)
+    })?;
+    finish(&scanner, collector, &args.scan)
+}
+
+fn scan_staged(args: &StagedArgs) -> anyhow::Result<Outcome> {
+    let scanner = build_scanner(&args.scan, Some(&args.repo))?;
+    let collector = Collector::default();
+    source::staged::scan(&scanner, &args.repo, &collector)?;
+    let outcome = finish(&scanner, collector, &args.scan)?;
+    if outcome.findings > 0 && !args.scan.quiet {
+        eprintln!(
+            "keysweep: commit blocked: remove the key (and rotate it: it may be in your shell \
+             history or editor backups), or mark an intended line `keysweep:allow`"
+        );
+    }
+    Ok(outcome)
+}
+
+fn install_hook(args: &InstallHookArgs) -> anyhow::Result<Outcome> {
+    let (hook, backup) = crate::hook::install(&args.repo, args.force, &args.staged_args)?;
+    if let Some(kept) = backup {
+        eprintln!("keysweep: kept the previous hook as {}", kept.display());
+    }
+    eprintln!("keysweep: installed {}", hook.display());
+    Ok(Outcome::default())
 }
 
 fn dir_options(walk: &WalkArgs, threads: usize) -> DirOptions {

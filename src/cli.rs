@@ -22,6 +22,13 @@ pub enum Command {
     Dir(DirArgs),
     /// Scan standard input (also `keysweep -`).
     Stdin(ScanArgs),
+    /// Scan git history: every blob of every branch, tag, remote and stash, once, and commit
+    /// messages; findings name the commit that introduced them.
+    Git(GitArgs),
+    /// Scan what the next commit would add (staged lines only); exit 1 blocks the commit.
+    Staged(StagedArgs),
+    /// Install a git pre-commit hook that runs `keysweep staged`.
+    InstallHook(InstallHookArgs),
     /// List or check detection rules.
     #[command(subcommand)]
     Rules(RulesCommand),
@@ -44,6 +51,50 @@ pub struct DirArgs {
     pub walk: WalkArgs,
     #[command(flatten)]
     pub scan: ScanArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct GitArgs {
+    /// Repository: a work tree, a directory inside one, or a bare repository.
+    #[arg(default_value = ".")]
+    pub repo: PathBuf,
+    /// Scan only what the commits in BASE..HEAD added (CI: a pull request's commits). A missing
+    /// or unknown BASE or HEAD, or a shallow clone cut inside the range, is an error (exit 2).
+    #[arg(long, value_name = "BASE..HEAD")]
+    pub range: Option<String>,
+    /// With --range: a range without commits is not an error.
+    #[arg(long, requires = "range")]
+    pub allow_empty_range: bool,
+    /// Also scan unreachable objects (dangling commits and blobs) in the object database.
+    #[arg(long, conflicts_with = "range")]
+    pub all_objects: bool,
+    /// Record what was scanned in FILE; later runs read and report only what is new since.
+    #[arg(long, value_name = "FILE", conflicts_with = "range")]
+    pub state: Option<PathBuf>,
+    #[command(flatten)]
+    pub scan: ScanArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct StagedArgs {
+    /// Repository work tree (default: the current directory).
+    #[arg(default_value = ".")]
+    pub repo: PathBuf,
+    #[command(flatten)]
+    pub scan: ScanArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct InstallHookArgs {
+    /// Repository work tree (default: the current directory).
+    #[arg(long, default_value = ".")]
+    pub repo: PathBuf,
+    /// Replace a pre-commit hook keysweep did not write (it is kept as a backup).
+    #[arg(long)]
+    pub force: bool,
+    /// Arguments for `keysweep staged` in the hook, after `--` (e.g. `-- --baseline FILE`).
+    #[arg(last = true, value_name = "STAGED_ARGS")]
+    pub staged_args: Vec<String>,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -274,5 +325,19 @@ mod tests {
         };
         assert!(r.options.dry_run);
         assert_eq!(r.options.concurrency, Some(8));
+    }
+
+    #[test]
+    fn git_flags_that_cannot_go_together_are_refused() {
+        assert!(
+            Cli::try_parse_from(["keysweep", "git", "--range", "a..b", "--state", "s"]).is_err()
+        );
+        assert!(Cli::try_parse_from(["keysweep", "git", "--allow-empty-range"]).is_err());
+        let cli =
+            Cli::try_parse_from(["keysweep", "install-hook", "--", "--baseline", "b"]).unwrap();
+        let Command::InstallHook(h) = cli.command else {
+            panic!("not install-hook")
+        };
+        assert_eq!(h.staged_args, ["--baseline", "b"]);
     }
 }

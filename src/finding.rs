@@ -29,12 +29,33 @@ pub struct Origin {
     pub date: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+    /// History sources: the git object id of the blob holding the secret (`git cat-file -p`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blob: Option<String>,
+    /// History sources: how many other places (commit and path) introduced the same blob. The
+    /// blob is scanned and reported once, at the first place; this says how far it spread.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub other_places: u64,
+    /// The first of those other places, oldest first (a long tail is only counted).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub also: Vec<Place>,
     /// The GitHub event that carried the content (`github events`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event_id: Option<String>,
     /// Who caused that event (GitHub login).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actor: Option<String>,
+}
+
+/// A commit that introduced a blob at a path.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Place {
+    pub commit: String,
+    pub path: String,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl Origin {

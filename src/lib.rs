@@ -11,6 +11,7 @@ pub mod cli;
 pub mod config;
 pub mod finding;
 pub mod github;
+pub mod hook;
 pub mod matcher;
 pub mod report;
 pub mod revoke;

@@ -56,6 +56,9 @@ pub fn write(
             let when = f.origin.date.as_deref().unwrap_or("");
             writeln!(out, "       commit {short} {who} {when}")?;
         }
+        if f.origin.other_places > 0 {
+            writeln!(out, "       {}", also_line(f))?;
+        }
         if !f.snippet.is_empty() {
             writeln!(out, "       {}", p.paint("2", &f.snippet))?;
         }
@@ -64,6 +67,23 @@ pub fn write(
         }
     }
     writeln!(out, "{}", summary_line(findings, summary))
+}
+
+/// `also in 3 other places: 1a2b3c4d5e6f:path, …`: a few places, the rest counted.
+fn also_line(f: &Finding) -> String {
+    const SHOWN: usize = 3;
+    let n = f.origin.other_places;
+    let mut parts: Vec<String> = f
+        .origin
+        .also
+        .iter()
+        .take(SHOWN)
+        .map(|p| format!("{}:{}", &p.commit[..p.commit.len().min(12)], p.path))
+        .collect();
+    if n > parts.len() as u64 {
+        parts.push(format!("{} more", n - parts.len() as u64));
+    }
+    format!("also in {n} other place{}: {}", plural(n), parts.join(", "))
 }
 
 pub fn summary_line(findings: &[Finding], s: &Summary) -> String {

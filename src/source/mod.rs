@@ -2,4 +2,6 @@
 //! They know nothing of rules or output.
 
 pub mod dir;
+pub mod git;
+pub mod staged;
 pub mod stdin;

@@ -1,0 +1,244 @@
+//! Where a leaked blob came from: the commits that introduced it and at which paths. A second,
+//! cheap pass that runs only when blobs matched, and only looks for those blobs.
+//!
+//! "Introduced" means the commit has the blob at a path where none of its parents has it. The
+//! first introduction (oldest committer time, then commit id, then path: a total order, so the
+//! answer does not depend on the number of threads) is where the finding is reported; the
+//! others are counted and listed.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::Mutex;
+
+use gix::hashtable::HashSet;
+use gix::objs::Find;
+use gix::ObjectId;
+
+use super::diff::{Introductions, Look};
+use super::history::History;
+use crate::finding::{Origin, Place};
+
+/// At most this many other places are listed on a finding; the rest are only counted.
+const LISTED_PLACES: usize = 16;
+
+/// One commit that introduced a blob at a path.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Intro {
+    pub time: i64,
+    pub commit: ObjectId,
+    pub path: String,
+    pub blob: ObjectId,
+    /// The parents' versions of the file at that path (none: a new file).
+    pub before: Vec<ObjectId>,
+}
+
+/// Every introduction of one of `blobs` by a commit of `history`, grouped by blob, oldest first.
+/// Commits are diffed against their parents even where the parents lie outside `history`.
+/// `holders`, when known, are the trees that hold one of `blobs` at some depth: no other tree is
+/// read, which turns a diff of the whole history into a look at a few paths.
+pub fn introductions(
+    repo: &gix::ThreadSafeRepository,
+    history: &History,
+    blobs: &HashSet<ObjectId>,
+    holders: Option<&HashSet<ObjectId>>,
+    threads: usize,
+    error: &(dyn Fn(String) + Sync),
+) -> HashMap<ObjectId, Vec<Intro>> {
+    let mut all = Vec::new();
+    if !blobs.is_empty() && !history.is_empty() {
+        let want = |id: &gix::oid| blobs.contains(id);
+        let enter = |id: &gix::oid| holders.is_none_or(|h| h.contains(id));
+        all = for_each_commit(
+            repo,
+            history,
+            threads,
+            &Look {
+                want: &want,
+                enter: &enter,
+            },
+            error,
+        );
+    }
+    group(all)
+}
+
+/// Every blob each commit of `history` introduced (ranges: what the commits added).
+pub fn all_introductions(
+    repo: &gix::ThreadSafeRepository,
+    history: &History,
+    threads: usize,
+    error: &(dyn Fn(String) + Sync),
+) -> Vec<Intro> {
+    let all = |_: &gix::oid| true;
+    for_each_commit(
+        repo,
+        history,
+        threads,
+        &Look {
+            want: &all,
+            enter: &all,
+        },
+        error,
+    )
+}
+
+pub fn group(intros: Vec<Intro>) -> HashMap<ObjectId, Vec<Intro>> {
+    let mut by_blob: HashMap<ObjectId, Vec<Intro>> = HashMap::new();
+    for i in intros {
+        by_blob.entry(i.blob).or_default().push(i);
+    }
+    for list in by_blob.values_mut() {
+        list.sort_unstable();
+        list.dedup();
+    }
+    by_blob
+}
+
+fn for_each_commit(
+    repo: &gix::ThreadSafeRepository,
+    history: &History,
+    threads: usize,
+    look: &Look<'_>,
+    error: &(dyn Fn(String) + Sync),
+) -> Vec<Intro> {
+    let commits = &history.commits;
+    let threads = threads.clamp(1, commits.len().max(1));
+    let run = (commits.len() / (threads * 8)).clamp(16, 1024);
+    let next = AtomicUsize::new(0);
+    let out = Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| {
+                let repo = repo.to_thread_local();
+                let mut diff = Introductions::default();
+                let mut outside: HashMap<ObjectId, Option<ObjectId>> = HashMap::new();
+                let mut buf = Vec::new();
+                let mut parent_trees = Vec::new();
+                let mut local = Vec::new();
+                loop {
+                    let start = next.fetch_add(run, Relaxed);
+                    if start >= commits.len() {
+                        break;
+                    }
+                    for commit in &commits[start..(start + run).min(commits.len())] {
+                        if !(look.enter)(&commit.tree) {
+                            continue;
+                        }
+                        parent_trees.clear();
+                        for p in history.parents(commit) {
+                            let tree = match history.get(p) {
+                                Some(node) => Some(node.tree),
+                                // Outside the walk (a range's base, a shallow cut): read it.
+                                None => *outside
+                                    .entry(*p)
+                                    .or_insert_with(|| tree_of(&repo, p, &mut buf)),
+                            };
+                            parent_trees.extend(tree);
+                        }
+                        let result = diff.of_tree(
+                            &repo,
+                            &commit.tree,
+                            &parent_trees,
+                            look,
+                            &mut |path, blob, before| {
+                                local.push(Intro {
+                                    time: commit.time,
+                                    commit: commit.id,
+                                    path: String::from_utf8_lossy(path).into_owned(),
+                                    blob,
+                                    before: before.to_vec(),
+                                })
+                            },
+                        );
+                        if let Err(e) = result {
+                            error(format!("git: commit {}: {e:#}", commit.id));
+                        }
+                    }
+                }
+                out.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .append(&mut local);
+            });
+        }
+    });
+    out.into_inner().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The tree of a commit outside the walk, or `None` when it is absent (beyond a shallow
+/// boundary): the child is then compared as if it had no such parent.
+fn tree_of(repo: &gix::Repository, id: &ObjectId, buf: &mut Vec<u8>) -> Option<ObjectId> {
+    let data = repo.objects.try_find(id, buf).ok()??;
+    gix::objs::CommitRefIter::from_bytes(data.data, data.object_hash)
+        .tree_id()
+        .ok()
+}
+
+/// Fills `origin` with the first of `places` (commit, author, date, path) and lists the others.
+/// `places` is sorted, oldest first.
+pub fn attribute(
+    repo: &gix::Repository,
+    places: &[&Intro],
+    origin: &mut Origin,
+    commits: &mut CommitInfoCache,
+) {
+    let Some((first, rest)) = places.split_first() else {
+        return;
+    };
+    origin.path = Some(first.path.clone());
+    origin.commit = Some(first.commit.to_string());
+    if let Some(info) = commits.get(repo, &first.commit) {
+        origin.author = Some(info.author.clone());
+        origin.email = Some(info.email.clone());
+        origin.date = Some(info.date.clone());
+    }
+    origin.other_places = rest.len() as u64;
+    origin.also = rest
+        .iter()
+        .take(LISTED_PLACES)
+        .map(|i| Place {
+            commit: i.commit.to_string(),
+            path: i.path.clone(),
+        })
+        .collect();
+}
+
+/// Author, email and author date of a commit, as reports show them.
+#[derive(Debug, Clone)]
+pub struct CommitInfo {
+    pub author: String,
+    pub email: String,
+    pub date: String,
+}
+
+/// Commit metadata read on demand, once per commit.
+#[derive(Default)]
+pub struct CommitInfoCache {
+    cache: HashMap<ObjectId, Option<CommitInfo>>,
+    buf: Vec<u8>,
+}
+
+impl CommitInfoCache {
+    pub fn get(&mut self, repo: &gix::Repository, id: &ObjectId) -> Option<&CommitInfo> {
+        let buf = &mut self.buf;
+        self.cache
+            .entry(*id)
+            .or_insert_with(|| {
+                let data = repo.objects.try_find(id, buf).ok()??;
+                let commit = gix::objs::CommitRef::from_bytes(data.data, data.object_hash).ok()?;
+                commit_info(&commit)
+            })
+            .as_ref()
+    }
+}
+
+pub fn commit_info(commit: &gix::objs::CommitRef<'_>) -> Option<CommitInfo> {
+    let author = commit.author().ok()?.trim();
+    Some(CommitInfo {
+        author: author.name.to_string(),
+        email: author.email.to_string(),
+        date: author
+            .time()
+            .map(|t| t.format_or_unix(gix::date::time::format::ISO8601_STRICT))
+            .unwrap_or_default(),
+    })
+}
