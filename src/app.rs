@@ -73,6 +73,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
             rules,
         }) => create_baseline(&paths, from.as_deref(), &output, &walk, &rules),
         Command::Revoke(args) => revoke_report(&args),
+        Command::Github(command) => crate::github::run(command),
         Command::Report(ReportCommand::Merge {
             inputs,
             format,
