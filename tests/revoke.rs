@@ -13,10 +13,6 @@ use serde_json::Value;
 
 const TOKEN: &str = "kst_test_admin_token_4f9a2c";
 const TOKEN_ENV: &str = "KEYSWEEP_REVOKE_TOKEN";
-const RULES: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/fixtures/keyservice-rules.toml"
-);
 
 struct Run {
     code: Option<i32>,
@@ -44,12 +40,12 @@ fn keysweep(dir: &Path, args: &[&str], token: Option<&str>) -> Run {
     }
 }
 
-/// A project directory whose keysweep.toml uses the test rules and points at `service`, with
-/// fast retries; `extra` lines go into `[revoke]`.
+/// A project directory whose keysweep.toml points at `service` (built-in rules, as users run
+/// them), with fast retries; `extra` lines go into `[revoke]`.
 fn project(service: &KeyService, extra: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let config = format!(
-        "[rules]\nbuiltin = false\npaths = [{RULES:?}]\n\n[revoke]\nendpoint = {:?}\n\
+        "[revoke]\nendpoint = {:?}\n\
          backoff = 0.02\n{extra}\n",
         service.revoke_url()
     );
@@ -263,14 +259,14 @@ fn a_key_committed_to_a_repo_is_found_revoked_once_and_then_rejected() {
     };
     let live_body = by_prefix("sk_live_");
     assert_eq!(live_body["key_hash"], live.sha256().as_str());
-    assert_eq!(live_body["rule"], "test.secret-live");
+    assert_eq!(live_body["rule"], "keyservice.secret-live");
     assert!(live_body.get("key_id").is_none());
     assert_eq!(live_body["found_at"]["source"], "dir");
     assert_eq!(live_body["found_at"]["line"], 1);
     let pair_body = by_prefix("msk_");
     assert_eq!(pair_body["key_hash"], pair.sha256().as_str());
     assert_eq!(pair_body["key_id"].as_str(), pair.key_id.as_deref());
-    assert_eq!(pair_body["rule"], "test.bearer-pair");
+    assert_eq!(pair_body["rule"], "keyservice.bearer-pair");
     assert_eq!(pair_body["found_at"]["path"], "deploy/call.sh");
 
     let keys = [live, pair];
@@ -710,8 +706,8 @@ fn only_revocable_findings_with_an_owned_prefix_are_sent() {
             .find(|f| f["rule"] == rule)
             .map(|f| f["revocation"].clone())
     };
-    assert_eq!(outcome("test.publishable"), Some(Value::Null));
-    assert_eq!(outcome("test.bearer-pair"), Some(Value::Null));
+    assert_eq!(outcome("keyservice.publishable"), Some(Value::Null));
+    assert_eq!(outcome("keyservice.bearer-pair"), Some(Value::Null));
 }
 
 #[test]
@@ -804,7 +800,7 @@ fn print_egress_names_the_one_host_and_every_field_sent() {
     // The default prefixes: the keywords of every revocable rule in force.
     assert!(
         run.stdout
-            .contains("with prefix mk_live_, msk_, rk_live_, sk_live_"),
+            .contains("with prefix mk_live_, msk_, rk_live_, rk_test_, sk_live_, sk_test_"),
         "{}",
         run.stdout
     );
@@ -838,14 +834,7 @@ fn revocation_problems_are_reported_before_scanning() {
         if let Some(c) = config {
             write(dir.path(), "keysweep.toml", c);
         }
-        let args = [
-            "dir",
-            ".",
-            "--revoke",
-            "--no-builtin-rules",
-            "--rules",
-            RULES,
-        ];
+        let args = ["dir", ".", "--revoke"];
         let run = keysweep(dir.path(), &args, Some(TOKEN));
         assert_eq!(run.code, Some(2));
         assert!(run.stderr.contains(expected), "{}", run.stderr);
