@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
-use util::{keysweep, write, Fakes, Run};
+use util::{git_dated, keysweep, write, Fakes, Run};
 
 const RULE: &str = r#"
 [[rule]]
@@ -86,26 +86,11 @@ impl Repo {
 }
 
 fn git_at(dir: &Path, args: &[&str], day: u32) -> String {
-    let date = format!("2026-01-{:02}T12:00:00Z", day.clamp(1, 28));
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_AUTHOR_NAME", "Ada Author")
-        .env("GIT_AUTHOR_EMAIL", "ada@example.test")
-        .env("GIT_COMMITTER_NAME", "Ada Author")
-        .env("GIT_COMMITTER_EMAIL", "ada@example.test")
-        .env("GIT_AUTHOR_DATE", &date)
-        .env("GIT_COMMITTER_DATE", &date)
-        .output()
-        .expect("run git");
-    assert!(
-        out.status.success(),
-        "git {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+    git_dated(
+        dir,
+        args,
+        &format!("2026-01-{:02}T12:00:00Z", day.clamp(1, 28)),
+    )
 }
 
 /// The counters of the closing note: (reachable blobs, blobs read, streamed).
@@ -168,8 +153,8 @@ fn a_secret_added_then_deleted_is_found_and_attributed_to_the_adding_commit() {
         assert_eq!(f[0]["commit"], added.as_str());
         assert_eq!(f[0]["path"], "config/app.env");
         assert_eq!(f[0]["line"], 2);
-        assert_eq!(f[0]["author"], "Ada Author");
-        assert_eq!(f[0]["email"], "ada@example.test");
+        assert_eq!(f[0]["author"], "Test Author");
+        assert_eq!(f[0]["email"], "author@example.test");
         assert_eq!(f[0]["date"], "2026-01-02T12:00:00+00:00");
         assert!(f[0].get("other_places").is_none());
         assert!(!run.stdout.contains(&key(1)), "raw secret in the report");
@@ -311,7 +296,7 @@ fn a_secret_in_a_commit_message_is_found() {
     assert_eq!(f[0]["source"], "commit-message");
     assert_eq!(f[0]["commit"], c.as_str());
     assert_eq!(f[0]["line"], 3);
-    assert_eq!(f[0]["author"], "Ada Author");
+    assert_eq!(f[0]["author"], "Test Author");
 }
 
 #[test]
@@ -552,9 +537,9 @@ fn the_installed_hook_blocks_a_commit_that_adds_a_key() {
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .env("GIT_CONFIG_GLOBAL", "/dev/null")
         .env("GIT_AUTHOR_NAME", "Ada")
-        .env("GIT_AUTHOR_EMAIL", "ada@example.test")
+        .env("GIT_AUTHOR_EMAIL", "author@example.test")
         .env("GIT_COMMITTER_NAME", "Ada")
-        .env("GIT_COMMITTER_EMAIL", "ada@example.test")
+        .env("GIT_COMMITTER_EMAIL", "author@example.test")
         .output()
         .unwrap();
     assert!(!out.status.success(), "the commit went through");

@@ -126,6 +126,11 @@ impl Fakes {
 
 /// Runs git in `dir` with a fixed identity and no user/system config; panics on failure.
 pub fn git(dir: &Path, args: &[&str]) -> String {
+    git_dated(dir, args, "2026-01-02T03:04:05Z")
+}
+
+/// [`git`] with commits dated `date` (tests that need an order of commits give each its own).
+pub fn git_dated(dir: &Path, args: &[&str], date: &str) -> String {
     let out = Command::new("git")
         .args(args)
         .current_dir(dir)
@@ -135,8 +140,8 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
         .env("GIT_AUTHOR_EMAIL", "author@example.test")
         .env("GIT_COMMITTER_NAME", "Test Author")
         .env("GIT_COMMITTER_EMAIL", "author@example.test")
-        .env("GIT_AUTHOR_DATE", "2026-01-02T03:04:05Z")
-        .env("GIT_COMMITTER_DATE", "2026-01-02T03:04:05Z")
+        .env("GIT_AUTHOR_DATE", date)
+        .env("GIT_COMMITTER_DATE", date)
         .output()
         .expect("run git");
     assert!(

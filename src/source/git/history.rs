@@ -386,10 +386,11 @@ pub fn walk_trees(
                     }
                     EntryKind::Blob | EntryKind::BlobExecutable | EntryKind::Link => {
                         if let (Some(g), Some(here)) = (out.graph.as_mut(), here) {
+                            // The graph's index doubles as the set of blobs (one hash lookup
+                            // per entry instead of two: this loop sees every entry of history).
                             let blob = g.blob(entry.oid);
                             g.blob_edges.push((blob, here));
-                        }
-                        if !known_blobs.contains(entry.oid) {
+                        } else if !known_blobs.contains(entry.oid) {
                             out.blobs.insert(entry.oid.to_owned());
                         }
                     }
@@ -405,9 +406,19 @@ pub fn walk_trees(
                 .as_ref()
                 .is_some_and(|g| g.edges() > GRAPH_MAX_EDGES)
             {
-                out.graph = None;
+                if let Some(g) = out.graph.take() {
+                    let new = g
+                        .blob_index
+                        .into_keys()
+                        .filter(|b| !known_blobs.contains(b));
+                    out.blobs.extend(new);
+                }
             }
         }
+    }
+    if let Some(g) = &out.graph {
+        let new = g.blob_index.keys().filter(|b| !known_blobs.contains(*b));
+        out.blobs.extend(new.copied());
     }
     out
 }

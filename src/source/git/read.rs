@@ -78,29 +78,13 @@ pub fn scan_blobs(
 ) -> anyhow::Result<Reading> {
     let local = repo.to_thread_local();
     let mut reading = Reading::default();
-    for (index_path, data_path) in packs(local.objects.store_ref().path()) {
-        if wanted.is_empty() {
-            break;
-        }
-        let Some((index, data)) = open_pack(&local, &index_path, &data_path) else {
-            continue;
-        };
-        if (wanted.len() as u64) * TRAVERSE_MIN_SHARE < u64::from(index.num_objects()) {
-            continue;
-        }
-        let done = traverse_pack(
-            scanner,
-            &index,
-            &data,
-            Select::Only(&wanted),
-            threads,
-            &mut reading,
-        );
-        for id in &done {
-            wanted.remove(id);
-        }
-        reading.done.extend(done);
-    }
+    traverse_packs(
+        scanner,
+        &local,
+        threads,
+        Packs::Wanted(&mut wanted),
+        &mut reading,
+    );
     if !wanted.is_empty() {
         let order = pack_order(&local, wanted)?;
         object_by_object(
@@ -129,21 +113,13 @@ pub fn scan_store(
     let objects_dir = local.objects.store_ref().path().to_path_buf();
     let mut reading = Reading::default();
     let mut done: HashSet<ObjectId> = HashSet::default();
-    for (index_path, data_path) in packs(&objects_dir) {
-        let Some((index, data)) = open_pack(&local, &index_path, &data_path) else {
-            continue;
-        };
-        let scanned = traverse_pack(
-            scanner,
-            &index,
-            &data,
-            Select::AllBut(&done),
-            threads,
-            &mut reading,
-        );
-        done.extend(scanned.iter().copied());
-        reading.done.extend(scanned);
-    }
+    traverse_packs(
+        scanner,
+        &local,
+        threads,
+        Packs::All(&mut done),
+        &mut reading,
+    );
     let loose: Vec<ObjectId> = gix::odb::loose::Store::at(&objects_dir, local.object_hash())
         .iter()
         .filter_map(Result::ok)
@@ -158,6 +134,48 @@ pub fn scan_store(
         &mut reading,
     );
     Ok(reading)
+}
+
+/// Which blobs the pack traversals are for.
+enum Packs<'a> {
+    /// These (scanned ones are removed); packs holding few of them are left to lookups.
+    Wanted(&'a mut HashSet<ObjectId>),
+    /// Every blob, each once (scanned ones are added, so a later pack skips its copies).
+    All(&'a mut HashSet<ObjectId>),
+}
+
+fn traverse_packs(
+    scanner: &Scanner,
+    repo: &gix::Repository,
+    threads: usize,
+    mut packs_for: Packs<'_>,
+    reading: &mut Reading,
+) {
+    for (index_path, data_path) in packs(repo.objects.store_ref().path()) {
+        if matches!(&packs_for, Packs::Wanted(w) if w.is_empty()) {
+            break;
+        }
+        let Some((index, data)) = open_pack(repo, &index_path, &data_path) else {
+            continue;
+        };
+        let select = match &packs_for {
+            Packs::Wanted(w)
+                if (w.len() as u64) * TRAVERSE_MIN_SHARE < u64::from(index.num_objects()) =>
+            {
+                continue
+            }
+            Packs::Wanted(w) => Select::Only(w),
+            Packs::All(done) => Select::AllBut(done),
+        };
+        let scanned = traverse_pack(scanner, &index, &data, select, threads, reading);
+        match &mut packs_for {
+            Packs::Wanted(w) => scanned.iter().for_each(|id| {
+                w.remove(id);
+            }),
+            Packs::All(done) => done.extend(scanned.iter().copied()),
+        }
+        reading.done.extend(scanned);
+    }
 }
 
 fn open_pack(
@@ -297,6 +315,16 @@ impl Drop for PackScan<'_> {
     }
 }
 
+/// Every object id of the store (duplicates included), packs by ascending offset, then loose
+/// objects: reading in this order lets consecutive reads share delta bases in the pack cache.
+fn store_order(repo: &gix::Repository) -> anyhow::Result<gix::odb::store::iter::AllObjects> {
+    Ok(repo
+        .objects
+        .store_ref()
+        .iter()?
+        .with_ordering(StoreOrdering::PackAscendingOffsetThenLooseLexicographical))
+}
+
 /// Orders `wanted` as the object store lays them out: packs by ascending offset, then loose
 /// objects. Ids the store does not list (missing objects) go last, so that reading them reports
 /// them like any other unreadable object.
@@ -306,12 +334,7 @@ pub fn pack_order(
 ) -> anyhow::Result<Vec<ObjectId>> {
     let mut order = Vec::with_capacity(wanted.len());
     if !wanted.is_empty() {
-        let all = repo
-            .objects
-            .store_ref()
-            .iter()?
-            .with_ordering(StoreOrdering::PackAscendingOffsetThenLooseLexicographical);
-        for id in all {
+        for id in store_order(repo)? {
             // An unreadable index entry is not fatal here: its object, if wanted, is read (and
             // its failure reported) from the leftovers below.
             let Ok(id) = id else { continue };
@@ -336,12 +359,7 @@ pub fn all_objects(
 ) -> anyhow::Result<Vec<(ObjectId, Kind)>> {
     let mut seen = HashSet::default();
     let mut out = Vec::new();
-    let all = repo
-        .objects
-        .store_ref()
-        .iter()?
-        .with_ordering(StoreOrdering::PackAscendingOffsetThenLooseLexicographical);
-    for id in all {
+    for id in store_order(repo)? {
         let id = match id {
             Ok(id) => id,
             Err(e) => {
