@@ -378,7 +378,7 @@ fn acme(k: &mut Fakes) -> (Org, String, String, String) {
 }
 
 #[test]
-fn org_sweep_finds_keys_in_current_files_and_deleted_history() {
+fn org_sweep_and_events_find_keys_in_current_files_deleted_history_and_pushes() {
     let mut k = Fakes::new(501);
     let (org, current, deleted, forked) = acme(&mut k);
     let run = org.sweep(&[]);
@@ -430,6 +430,35 @@ fn org_sweep_finds_keys_in_current_files_and_deleted_history() {
     assert_eq!(
         repos,
         ["acme/api-fork".to_string(), "acme/legacy".into()].into()
+    );
+
+    // Then a push lands: the events poller finds its key minutes later, with who pushed it.
+    let pushed = k.sk_live();
+    let before = org.commit("api", "notes.md", "notes\n", "notes");
+    let head = org.commit(
+        "api",
+        "ci/deploy.env",
+        &format!("TOKEN={pushed}\n"),
+        "deploy",
+    );
+    let patch = format!("@@ -0,0 +1 @@\n+TOKEN={pushed}");
+    let compare = json!({
+        "total_commits": 1,
+        "commits": [{"sha": head, "commit": {"message": "deploy"}}],
+        "files": [{"filename": "ci/deploy.env", "status": "added", "additions": 1, "patch": patch,
+                   "blob_url": format!("https://github.com/acme/api/blob/{head}/ci/deploy.env")}]
+    });
+    org.push_event(77, "main", &before, &head, Some(compare));
+    let run = org.events(&[]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    let p = find(&run.jsonl(), &pushed).clone();
+    assert_eq!(
+        (p["path"].as_str(), p["line"].as_u64()),
+        (Some("ci/deploy.env"), Some(1))
+    );
+    assert_eq!(
+        (p["event_id"].as_str(), p["actor"].as_str()),
+        (Some("77"), Some("mallory"))
     );
 }
 
