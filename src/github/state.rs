@@ -116,6 +116,11 @@ impl Pending {
     /// one in the same file (the git engine's `--state`).
     pub fn stage(&self, path: &Path) -> anyhow::Result<PathBuf> {
         let pending = pending_path(path);
+        // Staged before in this run (two events on one repository): the pending file already
+        // holds the newer state, which the old one must not overwrite.
+        if self.lock().iter().any(|(p, _)| p == path) {
+            return Ok(pending);
+        }
         if let Some(dir) = pending.parent() {
             fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         }
@@ -142,15 +147,19 @@ impl Pending {
     }
 
     fn push(&self, path: &Path, pending: PathBuf) {
-        let mut staged = self.staged.lock().unwrap_or_else(|e| e.into_inner());
+        let mut staged = self.lock();
         staged.retain(|(p, _)| p != path);
         staged.push((path.to_path_buf(), pending));
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(PathBuf, PathBuf)>> {
+        self.staged.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Puts every pending file in force. Each rename is atomic; a crash half-way leaves some
     /// repositories at their old state, which only means they are looked at again.
     pub fn commit(&self) -> anyhow::Result<()> {
-        let staged = std::mem::take(&mut *self.staged.lock().unwrap_or_else(|e| e.into_inner()));
+        let staged = std::mem::take(&mut *self.lock());
         for (path, pending) in staged {
             match fs::rename(&pending, &path) {
                 Ok(()) => {}
@@ -277,6 +286,9 @@ mod tests {
         pending.write(&record, b"{}").unwrap();
         assert_eq!(fs::read(&engine).unwrap(), b"old");
         assert!(!record.exists());
+        // Staging again in the same run keeps the newer pending content.
+        assert_eq!(pending.stage(&engine).unwrap(), staged);
+        assert_eq!(fs::read(&staged).unwrap(), b"new");
         pending.commit().unwrap();
         assert_eq!(fs::read(&engine).unwrap(), b"new");
         assert_eq!(fs::read(&record).unwrap(), b"{}");
