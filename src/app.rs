@@ -63,6 +63,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Git(args) => scan_git(&args),
         Command::Staged(args) => scan_staged(&args),
         Command::InstallHook(args) => install_hook(&args),
+        Command::Ci(args) => crate::ci::run(&args),
         Command::Rules(RulesCommand::List { rules, json }) => list_rules(&rules, json),
         Command::Rules(RulesCommand::Check { path }) => check_rules(path.as_deref()),
         Command::Baseline(BaselineCommand::Create {
@@ -136,7 +137,7 @@ fn install_hook(args: &InstallHookArgs) -> anyhow::Result<Outcome> {
     Ok(Outcome::default())
 }
 
-fn dir_options(walk: &WalkArgs, threads: usize) -> DirOptions {
+pub fn dir_options(walk: &WalkArgs, threads: usize) -> DirOptions {
     DirOptions {
         no_ignore: walk.no_ignore,
         follow: walk.follow,
@@ -179,6 +180,17 @@ fn load_rules(config: &Config, extra: &[PathBuf], no_builtin: bool) -> anyhow::R
 
 /// Sorts the findings, revokes if asked, writes the report where asked and returns the outcome.
 pub fn finish(scanner: &Scanner, collector: Collector, args: &ScanArgs) -> anyhow::Result<Outcome> {
+    let (findings, summary) = conclude(scanner, collector, args)?;
+    emit_report(&findings, &summary, &scanner.rules, args)?;
+    Ok(outcome(&findings, &summary))
+}
+
+/// Sorts the findings, runs revocation if asked, and sums up: everything a report needs.
+pub fn conclude(
+    scanner: &Scanner,
+    collector: Collector,
+    args: &ScanArgs,
+) -> anyhow::Result<(Vec<Finding>, Summary)> {
     let mut findings = collector.into_sorted();
     let mut summary = scanner.summary(findings.len());
     if let Some(revocation) = &scanner.revocation {
@@ -189,13 +201,17 @@ pub fn finish(scanner: &Scanner, collector: Collector, args: &ScanArgs) -> anyho
         };
         summary.revocation = Some(revocation.run(&mut findings, &mut log)?);
     }
-    emit_report(&findings, &summary, &scanner.rules, args)?;
+    Ok((findings, summary))
+}
+
+/// A failed revocation makes the run incomplete: a leak was found and is still live.
+pub fn outcome(findings: &[Finding], summary: &Summary) -> Outcome {
     let revocation_failed = summary.revocation.as_ref().is_some_and(|t| t.failed > 0);
-    Ok(Outcome {
+    Outcome {
         findings: findings.len(),
         incomplete: summary.incomplete || revocation_failed,
         failed: false,
-    })
+    }
 }
 
 pub fn emit_report(

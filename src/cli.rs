@@ -29,6 +29,10 @@ pub enum Command {
     Staged(StagedArgs),
     /// Install a git pre-commit hook that runs `keysweep staged`.
     InstallHook(InstallHookArgs),
+    /// CI: scan exactly what the triggering GitHub event added (push, pull request, merge
+    /// queue; full history on schedules), deepening a shallow checkout as needed; writes SARIF,
+    /// workflow annotations, the job summary and step outputs.
+    Ci(CiArgs),
     /// List or check detection rules.
     #[command(subcommand)]
     Rules(RulesCommand),
@@ -88,6 +92,31 @@ pub struct StagedArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct CiArgs {
+    /// auto: the range the event names; range: like auto, but an event without a range is an
+    /// error; full: the whole history; dir: the working tree only.
+    #[arg(long, value_enum, default_value_t = CiMode::Auto)]
+    pub mode: CiMode,
+    /// Also write a SARIF report to FILE (for github/codeql-action/upload-sarif).
+    #[arg(long, value_name = "FILE")]
+    pub sarif: Option<PathBuf>,
+    /// The repository checkout (default: $GITHUB_WORKSPACE, else the current directory).
+    #[arg(long, value_name = "DIR")]
+    pub repo: Option<PathBuf>,
+    /// The event name (default: $GITHUB_EVENT_NAME).
+    #[arg(long, value_name = "NAME")]
+    pub event_name: Option<String>,
+    /// The event payload (default: $GITHUB_EVENT_PATH).
+    #[arg(long, value_name = "FILE")]
+    pub event_path: Option<PathBuf>,
+    /// Never fetch: fail if a shallow checkout lacks the range's history.
+    #[arg(long)]
+    pub no_deepen: bool,
+    #[command(flatten)]
+    pub scan: ScanArgs,
+}
+
+#[derive(Debug, Args)]
 pub struct InstallHookArgs {
     /// Repository work tree (default: the current directory).
     #[arg(long, default_value = ".")]
@@ -98,6 +127,14 @@ pub struct InstallHookArgs {
     /// Arguments for `keysweep staged` in the hook, after `--` (e.g. `-- --baseline FILE`).
     #[arg(last = true, value_name = "STAGED_ARGS")]
     pub staged_args: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CiMode {
+    Auto,
+    Range,
+    Full,
+    Dir,
 }
 
 #[derive(Debug, Args, Clone)]
