@@ -9,6 +9,8 @@ use gix::objs::tree::EntryKind;
 use gix::objs::{Find, FindHeader, Kind};
 use gix::ObjectId;
 
+use super::read::TreeCache;
+
 /// Where history starts. Every list is sorted and free of repeats.
 #[derive(Debug, Default)]
 pub struct Tips {
@@ -333,6 +335,7 @@ pub fn walk_trees(
     known_trees: &HashSet<ObjectId>,
     known_blobs: &HashSet<ObjectId>,
     graph: bool,
+    cache: Option<&TreeCache>,
     error: &mut dyn FnMut(String),
 ) -> Contents {
     let mut out = Contents {
@@ -348,23 +351,18 @@ pub fn walk_trees(
         }
         stack.push((root, String::new()));
         while let Some((id, path)) = stack.pop() {
-            let data = match repo.objects.try_find(&id, &mut buf) {
-                Ok(Some(d)) if d.kind == Kind::Tree => d,
-                Ok(Some(d)) => {
-                    error(format!("git: {id} should be a tree but is a {}", d.kind));
-                    continue;
-                }
-                Ok(None) => {
-                    error(format!("git: tree {id} is missing"));
-                    continue;
-                }
-                Err(e) => {
-                    error(format!("git: cannot read tree {id}: {e:#}"));
-                    continue;
-                }
+            let data = match cache.and_then(|c| c.get(&id)) {
+                Some(data) => data,
+                None => match read_tree(repo, &id, &mut buf) {
+                    Ok(data) => data,
+                    Err(message) => {
+                        error(message);
+                        continue;
+                    }
+                },
             };
             let here = out.graph.as_mut().map(|g| g.tree(&id));
-            for entry in gix::objs::TreeRefIter::from_bytes(data.data, data.object_hash) {
+            for entry in gix::objs::TreeRefIter::from_bytes(data, repo.object_hash()) {
                 let entry = match entry {
                     Ok(e) => e,
                     Err(e) => {
@@ -421,6 +419,19 @@ pub fn walk_trees(
         out.blobs.extend(new.copied());
     }
     out
+}
+
+fn read_tree<'a>(
+    repo: &gix::Repository,
+    id: &ObjectId,
+    buf: &'a mut Vec<u8>,
+) -> Result<&'a [u8], String> {
+    match repo.objects.try_find(id, buf) {
+        Ok(Some(d)) if d.kind == Kind::Tree => Ok(d.data),
+        Ok(Some(d)) => Err(format!("git: {id} should be a tree but is a {}", d.kind)),
+        Ok(None) => Err(format!("git: tree {id} is missing")),
+        Err(e) => Err(format!("git: cannot read tree {id}: {e:#}")),
+    }
 }
 
 pub fn join(dir: &str, name: &gix::bstr::BStr) -> String {

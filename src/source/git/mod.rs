@@ -2,19 +2,22 @@
 //! scanned exactly once however many commits, branches and paths hold it, plus commit and tag
 //! messages. Findings are then attributed to the commit that first introduced the blob.
 //!
-//! The order of work is what makes it fast (ARCHITECTURE.md): enumerate the unique blobs first
-//! (a walk over commits and unique trees, no blob is read), read them in pack order on every
-//! core, and only for blobs that matched, diff the commit graph to find where they came from.
+//! A whole history is read in the order that is cheapest for the object store, not for the
+//! history (README, performance): every pack is decoded whole by gix's delta-tree traversal, on
+//! every core, scanning each blob as it comes out, while the commits are walked; the trees the
+//! traversal decoded then give what is reachable, and only for blobs that matched is the commit
+//! graph diffed to find where they came from. Ranges and incremental runs, which want few blobs,
+//! walk first and look those blobs up.
 
 mod attribution;
 mod diff;
-
-pub(crate) use diff::added_lines;
 mod history;
 mod range;
 mod read;
 mod state;
 mod stream;
+
+pub(crate) use diff::added_lines;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -264,14 +267,13 @@ impl Run<'_> {
             return;
         }
         const SHOWN: usize = 5;
-        let mut names: Vec<&str> = submodules.keys().take(SHOWN).map(String::as_str).collect();
+        let names: Vec<&str> = submodules.keys().take(SHOWN).map(String::as_str).collect();
         let more = submodules.len().saturating_sub(SHOWN);
         let more = if more > 0 {
             format!(" and {more} more")
         } else {
             String::new()
         };
-        names.sort_unstable();
         self.scanner.note(format_args!(
             "{} submodule path{} not followed ({}{more}): scan each submodule's repository on its own",
             submodules.len(),
@@ -333,14 +335,13 @@ fn sweep(run: &Run<'_>, repo: gix::Repository, options: &GitOptions) -> anyhow::
     let sync = repo.into_sync();
     let repo = sync.to_thread_local();
     std::thread::scope(|s| -> anyhow::Result<()> {
-        // A whole history reads every stored blob, which needs nothing from the walks below:
-        // start it now, so that walking commits and trees overlaps with decoding packs.
+        // A whole history reads every stored blob, which needs nothing from the commit walk
+        // below: start it now, so that walking commits overlaps with decoding packs.
         let store = known
             .is_none()
             .then(|| s.spawn(|| read::scan_store(scanner, &sync, run.threads)));
-        let known_or_empty = known.as_ref();
         let empty = State::default();
-        let known_state = known_or_empty.unwrap_or(&empty);
+        let known_state = known.as_ref().unwrap_or(&empty);
 
         let mut commit_tips = tips.commits.clone();
         let mut extra_blobs: Vec<ObjectId> = tips.blobs.clone();
@@ -391,11 +392,15 @@ fn sweep(run: &Run<'_>, repo: gix::Repository, options: &GitOptions) -> anyhow::
             .collect();
         let swept = match store {
             Some(store) => {
-                let none = HashSet::default();
-                let contents = history::walk_trees(&repo, roots, &none, &none, true, &mut error);
-                let stored = store
+                let mut stored = store
                     .join()
                     .unwrap_or_else(|p| std::panic::resume_unwind(p))?;
+                // The store scan decoded the trees already: the walk reuses them.
+                let trees = std::mem::take(&mut stored.trees);
+                let none = HashSet::default();
+                let contents =
+                    history::walk_trees(&repo, roots, &none, &none, true, Some(&trees), &mut error);
+                drop(trees);
                 run.sweep_all(
                     &sync,
                     &history,
@@ -455,8 +460,15 @@ impl Run<'_> {
     ) -> anyhow::Result<Swept> {
         let repo = sync.to_thread_local();
         let mut error = |m: String| self.error(m);
-        let contents =
-            history::walk_trees(&repo, roots, &known.trees, &known.blobs, false, &mut error);
+        let contents = history::walk_trees(
+            &repo,
+            roots,
+            &known.trees,
+            &known.blobs,
+            false,
+            None,
+            &mut error,
+        );
         self.note_submodules(&contents.submodules);
         let mut wanted = contents.blobs;
         wanted.extend(
@@ -475,7 +487,7 @@ impl Run<'_> {
     }
 
     /// The whole history: `reading` holds every blob of the object store, read at the speed of
-    /// whole-pack decoding while the tree walk (`contents`) found what is reachable. Findings in
+    /// whole-pack decoding; the tree walk (`contents`) says what is reachable. Findings in
     /// unreachable blobs are dropped (unless asked for); reachable blobs the store scan did not
     /// cover are read now; the tree graph tells attribution which trees hold a matching blob.
     fn sweep_all(
@@ -520,7 +532,11 @@ impl Run<'_> {
         reading.blobs_read += later.blobs_read;
         reading.streamed += later.streamed;
         let blobs: HashSet<ObjectId> = hits.iter().map(|h| h.blob).collect();
-        let holders = contents.graph.as_ref().map(|g| g.holders(&blobs));
+        let holders = contents
+            .graph
+            .as_ref()
+            .filter(|_| !blobs.is_empty())
+            .map(|g| g.holders(&blobs));
         let places = attribution::introductions(
             sync,
             history,

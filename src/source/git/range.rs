@@ -16,8 +16,8 @@ use super::attribution::{self, CommitInfoCache, Intro};
 use super::{added_lines, history, read, Run, Swept};
 use crate::scan::Scratch;
 
-const FETCH_HINT: &str = "fetch the missing history (`git fetch --unshallow`, or \
-    `git fetch origin <base>`); in GitHub Actions check out with `fetch-depth: 0`";
+const FETCH_HINT: &str = "fetch the missing history (`git fetch --unshallow`, or `git fetch \
+    origin <branch or commit>`); in GitHub Actions check out with `fetch-depth: 0`";
 
 pub(super) fn scan(
     run: &Run<'_>,
@@ -99,7 +99,9 @@ pub(super) fn scan(
         }
     }
     let none = HashSet::default();
-    let before = history::walk_trees(&repo, before_trees, &none, &none, false, &mut |e| report(e));
+    let before = history::walk_trees(&repo, before_trees, &none, &none, false, None, &mut |e| {
+        report(e)
+    });
     let failures = failures.into_inner().unwrap_or_else(|p| p.into_inner());
     if !failures.is_empty() {
         anyhow::bail!(
@@ -225,10 +227,7 @@ fn split(spec: &str) -> anyhow::Result<(&str, &str)> {
 fn resolve(repo: &gix::Repository, spec: &str, side: &str) -> anyhow::Result<ObjectId> {
     let id = match repo.rev_parse_single(spec) {
         Ok(id) => id.detach(),
-        Err(e) => anyhow::bail!(
-            "--range: unknown {side} revision `{spec}` ({e}): fetch it first (e.g. \
-             `git fetch origin {spec}`); {FETCH_HINT}"
-        ),
+        Err(e) => anyhow::bail!("--range: unknown {side} revision `{spec}` ({e}): {FETCH_HINT}"),
     };
     let mut id = id;
     // Peel annotated tags; everything else must be a commit.
