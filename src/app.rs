@@ -12,7 +12,7 @@ use anyhow::Context;
 
 use crate::cli::{
     BaselineCommand, Cli, ColorChoice, Command, DirArgs, Format, GitArgs, InstallHookArgs,
-    RevokeCommand, RuleArgs, RulesCommand, ScanArgs, StagedArgs, WalkArgs,
+    ReportCommand, RevokeCommand, RuleArgs, RulesCommand, ScanArgs, StagedArgs, WalkArgs,
 };
 use crate::config::Config;
 use crate::finding::Finding;
@@ -61,9 +61,9 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
             finish(&scanner, collector, &args)
         }
         Command::Git(args) => scan_git(&args),
-        Command::Ci(args) => crate::ci::run(&args),
         Command::Staged(args) => scan_staged(&args),
         Command::InstallHook(args) => install_hook(&args),
+        Command::Ci(args) => crate::ci::run(&args),
         Command::Rules(RulesCommand::List { rules, json }) => list_rules(&rules, json),
         Command::Rules(RulesCommand::Check { path }) => check_rules(path.as_deref()),
         Command::Baseline(BaselineCommand::Create {
@@ -74,6 +74,13 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
             rules,
         }) => create_baseline(&paths, from.as_deref(), &output, &walk, &rules),
         Command::Revoke(args) => revoke_report(&args),
+        Command::Github(command) => crate::github::run(command),
+        Command::Report(ReportCommand::Merge {
+            inputs,
+            format,
+            output,
+            rules,
+        }) => merge_reports(&inputs, format, output.as_deref(), &rules),
     }
 }
 
@@ -459,5 +466,70 @@ fn revoke_report(args: &RevokeCommand) -> anyhow::Result<Outcome> {
     Ok(Outcome {
         incomplete: tally.failed > 0,
         ..Outcome::default()
+    })
+}
+
+fn merge_reports(
+    inputs: &[PathBuf],
+    format: Format,
+    output: Option<&Path>,
+    rule_args: &RuleArgs,
+) -> anyhow::Result<Outcome> {
+    use crate::report::merge::{self, Merged};
+    let merged = merge::merge_files(inputs)?;
+    anyhow::ensure!(
+        format == Format::Sarif || !matches!(merged, Merged::Sarif { .. }),
+        "SARIF inputs merge into SARIF only: add --format sarif"
+    );
+    let (count, incomplete) = match &merged {
+        Merged::Findings {
+            findings,
+            incomplete,
+        } => (findings.len(), *incomplete),
+        Merged::Sarif { results, .. } => (*results, false),
+    };
+    let write = |out: &mut dyn Write| -> anyhow::Result<()> {
+        match &merged {
+            Merged::Sarif { sarif, .. } => {
+                serde_json::to_writer_pretty(&mut *out, sarif)?;
+                writeln!(out)?;
+            }
+            Merged::Findings {
+                findings,
+                incomplete,
+            } => {
+                // Rules only describe results (SARIF); a rule missing here is not an error.
+                let config = Config::discover(rule_args.config.as_deref(), None)?;
+                let rules = load_rules(&config, &rule_args.rules, rule_args.no_builtin_rules)?;
+                let summary = merge::summary(findings, rules.len(), *incomplete);
+                let options = ReportOptions { color: false };
+                report::write(format, findings, &summary, &rules, out, &options)?;
+            }
+        }
+        Ok(out.flush()?)
+    };
+    match output {
+        Some(path) => {
+            let file = File::create(path)
+                .with_context(|| format!("cannot create report {}", path.display()))?;
+            write(&mut BufWriter::new(file))
+                .with_context(|| format!("cannot write report {}", path.display()))?;
+        }
+        None => write(&mut BufWriter::new(io::stdout().lock()))?,
+    }
+    eprintln!(
+        "keysweep: merged {} report{} into {count} {}",
+        inputs.len(),
+        if inputs.len() == 1 { "" } else { "s" },
+        if matches!(merged, Merged::Sarif { .. }) {
+            "results (one per secret)"
+        } else {
+            "findings"
+        }
+    );
+    Ok(Outcome {
+        findings: count,
+        incomplete,
+        failed: false,
     })
 }

@@ -10,6 +10,7 @@ pub mod ci;
 pub mod cli;
 pub mod config;
 pub mod finding;
+pub mod github;
 pub mod hook;
 pub mod matcher;
 pub mod report;
