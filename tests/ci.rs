@@ -460,3 +460,29 @@ fn action_run_script_sets_outputs_and_fails_closed() {
     assert!(outputs.contains("exit-code=2\n"), "{outputs}");
     assert!(stdout.contains("::error title=keysweep::"), "{stdout}");
 }
+
+/// The action's install step: a cached binary is used as is and named in the step outputs.
+#[test]
+fn action_install_script_uses_the_cached_binary() {
+    let work = tempfile::tempdir().unwrap();
+    let bin_dir = work.path().join("keysweep-bin");
+    std::fs::create_dir_all(&bin_dir).unwrap();
+    std::fs::copy(BIN, bin_dir.join("keysweep")).unwrap();
+    let outputs = work.path().join("out");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/action-install.sh");
+    let out = Command::new("bash")
+        .arg(&script)
+        .env("KEYSWEEP_BIN_DIR", &bin_dir)
+        .env("GITHUB_OUTPUT", &outputs)
+        .env("INPUT_VERSION", "")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("using cached keysweep"));
+    let written = std::fs::read_to_string(&outputs).unwrap();
+    assert_eq!(written, format!("bin={}/keysweep\n", bin_dir.display()));
+}
