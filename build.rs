@@ -2,9 +2,9 @@
 use std::{env, fs, path::Path};
 
 fn main() {
-    // Read at run time, not with env!(): a build script binary can be reused from another
-    // checkout sharing the target directory, and must still read this checkout's rules.
-    let manifest_dir = env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    // Read at run time, not with env!(): worktrees sharing a CARGO_TARGET_DIR share this
+    // compiled script, and a baked-in path would embed another checkout's rules.
+    let manifest_dir = env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR");
     let dir = Path::new(&manifest_dir).join("rules");
     println!("cargo:rerun-if-changed={}", dir.display());
     let mut files: Vec<_> = fs::read_dir(&dir)

@@ -12,11 +12,12 @@ use anyhow::Context;
 
 use crate::cli::{
     BaselineCommand, Cli, ColorChoice, Command, DirArgs, Format, GitArgs, InstallHookArgs,
-    RuleArgs, RulesCommand, ScanArgs, StagedArgs, WalkArgs,
+    ReportCommand, RevokeCommand, RuleArgs, RulesCommand, ScanArgs, StagedArgs, WalkArgs,
 };
 use crate::config::Config;
 use crate::finding::Finding;
 use crate::report::{self, text::human_bytes, ReportOptions};
+use crate::revoke::{Revocation, Settings};
 use crate::rules::{self, RuleSet};
 use crate::scan::{Collector, ScanOptions, Scanner, Summary};
 use crate::source::{self, dir::DirOptions, git::GitOptions};
@@ -62,6 +63,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Git(args) => scan_git(&args),
         Command::Staged(args) => scan_staged(&args),
         Command::InstallHook(args) => install_hook(&args),
+        Command::Ci(args) => crate::ci::run(&args),
         Command::Rules(RulesCommand::List { rules, json }) => list_rules(&rules, json),
         Command::Rules(RulesCommand::Check { path }) => check_rules(path.as_deref()),
         Command::Baseline(BaselineCommand::Create {
@@ -71,6 +73,14 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
             walk,
             rules,
         }) => create_baseline(&paths, from.as_deref(), &output, &walk, &rules),
+        Command::Revoke(args) => revoke_report(&args),
+        Command::Github(command) => crate::github::run(command),
+        Command::Report(ReportCommand::Merge {
+            inputs,
+            format,
+            output,
+            rules,
+        }) => merge_reports(&inputs, format, output.as_deref(), &rules),
     }
 }
 
@@ -127,7 +137,7 @@ fn install_hook(args: &InstallHookArgs) -> anyhow::Result<Outcome> {
     Ok(Outcome::default())
 }
 
-fn dir_options(walk: &WalkArgs, threads: usize) -> DirOptions {
+pub fn dir_options(walk: &WalkArgs, threads: usize) -> DirOptions {
     DirOptions {
         no_ignore: walk.no_ignore,
         follow: walk.follow,
@@ -144,13 +154,19 @@ pub fn build_scanner(args: &ScanArgs, root: Option<&Path>) -> anyhow::Result<Sca
         .clone()
         .or_else(|| config.baseline.as_ref().map(|b| config.resolve(b)));
     let suppress = Suppressor::new(&config.allowlist, baseline.as_deref())?;
-    Scanner::new(
+    // Before the scan: a missing token or a bad endpoint should cost a second, not a scan.
+    let revocation = (args.revoke || args.revocation.dry_run)
+        .then(|| Revocation::prepare(&config, &rules, &args.revocation))
+        .transpose()?;
+    let mut scanner = Scanner::new(
         rules,
         suppress,
         ScanOptions {
             show_secrets: args.show_secrets,
         },
-    )
+    )?;
+    scanner.revocation = revocation;
+    Ok(scanner)
 }
 
 fn load_rules(config: &Config, extra: &[PathBuf], no_builtin: bool) -> anyhow::Result<RuleSet> {
@@ -162,16 +178,40 @@ fn load_rules(config: &Config, extra: &[PathBuf], no_builtin: bool) -> anyhow::R
     Ok(rules)
 }
 
-/// Sorts the findings, writes the report where asked and returns the outcome.
+/// Sorts the findings, revokes if asked, writes the report where asked and returns the outcome.
 pub fn finish(scanner: &Scanner, collector: Collector, args: &ScanArgs) -> anyhow::Result<Outcome> {
-    let findings = collector.into_sorted();
-    let summary = scanner.summary(findings.len());
+    let (findings, summary) = conclude(scanner, collector, args)?;
     emit_report(&findings, &summary, &scanner.rules, args)?;
-    Ok(Outcome {
+    Ok(outcome(&findings, &summary))
+}
+
+/// Sorts the findings, runs revocation if asked, and sums up: everything a report needs.
+pub fn conclude(
+    scanner: &Scanner,
+    collector: Collector,
+    args: &ScanArgs,
+) -> anyhow::Result<(Vec<Finding>, Summary)> {
+    let mut findings = collector.into_sorted();
+    let mut summary = scanner.summary(findings.len());
+    if let Some(revocation) = &scanner.revocation {
+        let mut log: Box<dyn Write> = if args.quiet {
+            Box::new(io::sink())
+        } else {
+            Box::new(io::stderr())
+        };
+        summary.revocation = Some(revocation.run(&mut findings, &mut log)?);
+    }
+    Ok((findings, summary))
+}
+
+/// A failed revocation makes the run incomplete: a leak was found and is still live.
+pub fn outcome(findings: &[Finding], summary: &Summary) -> Outcome {
+    let revocation_failed = summary.revocation.as_ref().is_some_and(|t| t.failed > 0);
+    Outcome {
         findings: findings.len(),
-        incomplete: summary.incomplete,
+        incomplete: summary.incomplete || revocation_failed,
         failed: false,
-    })
+    }
 }
 
 pub fn emit_report(
@@ -335,13 +375,7 @@ fn create_baseline(
     rule_args: &RuleArgs,
 ) -> anyhow::Result<Outcome> {
     let (findings, incomplete) = match from {
-        Some(report) => {
-            let text = std::fs::read_to_string(report)
-                .with_context(|| format!("cannot read report {}", report.display()))?;
-            let findings = report::json::read_findings(&text)
-                .with_context(|| format!("cannot read findings from {}", report.display()))?;
-            (findings, false)
-        }
+        Some(report) => (read_report(report)?, false),
         None => {
             let config = Config::discover(
                 rule_args.config.as_deref(),
@@ -370,5 +404,132 @@ fn create_baseline(
     Ok(Outcome {
         incomplete,
         ..Default::default()
+    })
+}
+
+fn read_report(path: &Path) -> anyhow::Result<Vec<Finding>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read report {}", path.display()))?;
+    report::json::read_findings(&text)
+        .with_context(|| format!("cannot read findings from {}", path.display()))
+}
+
+/// `keysweep revoke`: the keys of an earlier report, without scanning again. Exit 2 if any
+/// revocation failed, else 0 (the findings are the input here, not news).
+fn revoke_report(args: &RevokeCommand) -> anyhow::Result<Outcome> {
+    let config = Config::discover(args.rules.config.as_deref(), Some(Path::new(".")))?;
+    // Rules give the default prefixes; a `[revoke] prefixes` list makes them unnecessary.
+    let rules =
+        RuleSet::load(&config.rule_sources(&args.rules.rules, args.rules.no_builtin_rules))?;
+    if args.print_egress {
+        let settings = Settings::resolve(&config, &rules, &args.options)?;
+        println!("{}", settings.egress());
+        return Ok(Outcome::default());
+    }
+    let from = args
+        .from
+        .as_deref()
+        .context("--from REPORT names the report to revoke from")?;
+    let mut findings = read_report(from)?;
+    let revocation = Revocation::prepare(&config, &rules, &args.options)?;
+    let text = args.format == Format::Text;
+    let mut log: Box<dyn Write> = match (args.quiet, text) {
+        (true, _) => Box::new(io::sink()),
+        (false, true) => Box::new(io::stdout()),
+        (false, false) => Box::new(io::stderr()),
+    };
+    let tally = revocation.run(&mut findings, &mut log)?;
+    if !args.quiet {
+        writeln!(log, "keysweep: {tally}")?;
+    }
+    drop(log);
+    if !text {
+        let summary = Summary {
+            findings: findings.len() as u64,
+            rules: rules.len() as u64,
+            revocation: Some(tally.clone()),
+            ..Summary::default()
+        };
+        let options = ReportOptions { color: false };
+        let mut stdout = io::stdout().lock();
+        report::write(
+            args.format,
+            &findings,
+            &summary,
+            &rules,
+            &mut stdout,
+            &options,
+        )
+        .and_then(|()| stdout.flush())
+        .context("cannot write report")?;
+    }
+    Ok(Outcome {
+        incomplete: tally.failed > 0,
+        ..Outcome::default()
+    })
+}
+
+fn merge_reports(
+    inputs: &[PathBuf],
+    format: Format,
+    output: Option<&Path>,
+    rule_args: &RuleArgs,
+) -> anyhow::Result<Outcome> {
+    use crate::report::merge::{self, Merged};
+    let merged = merge::merge_files(inputs)?;
+    anyhow::ensure!(
+        format == Format::Sarif || !matches!(merged, Merged::Sarif { .. }),
+        "SARIF inputs merge into SARIF only: add --format sarif"
+    );
+    let (count, incomplete) = match &merged {
+        Merged::Findings {
+            findings,
+            incomplete,
+        } => (findings.len(), *incomplete),
+        Merged::Sarif { results, .. } => (*results, false),
+    };
+    let write = |out: &mut dyn Write| -> anyhow::Result<()> {
+        match &merged {
+            Merged::Sarif { sarif, .. } => {
+                serde_json::to_writer_pretty(&mut *out, sarif)?;
+                writeln!(out)?;
+            }
+            Merged::Findings {
+                findings,
+                incomplete,
+            } => {
+                // Rules only describe results (SARIF); a rule missing here is not an error.
+                let config = Config::discover(rule_args.config.as_deref(), None)?;
+                let rules = load_rules(&config, &rule_args.rules, rule_args.no_builtin_rules)?;
+                let summary = merge::summary(findings, rules.len(), *incomplete);
+                let options = ReportOptions { color: false };
+                report::write(format, findings, &summary, &rules, out, &options)?;
+            }
+        }
+        Ok(out.flush()?)
+    };
+    match output {
+        Some(path) => {
+            let file = File::create(path)
+                .with_context(|| format!("cannot create report {}", path.display()))?;
+            write(&mut BufWriter::new(file))
+                .with_context(|| format!("cannot write report {}", path.display()))?;
+        }
+        None => write(&mut BufWriter::new(io::stdout().lock()))?,
+    }
+    eprintln!(
+        "keysweep: merged {} report{} into {count} {}",
+        inputs.len(),
+        if inputs.len() == 1 { "" } else { "s" },
+        if matches!(merged, Merged::Sarif { .. }) {
+            "results (one per secret)"
+        } else {
+            "findings"
+        }
+    );
+    Ok(Outcome {
+        findings: count,
+        incomplete,
+        failed: false,
     })
 }

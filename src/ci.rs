@@ -21,6 +21,9 @@ pub enum Want {
         base: String,
         head: String,
         why: String,
+        /// For a force push: the default branch, whose missing commits bound what was pushed
+        /// when `base` is gone.
+        fallback: Option<String>,
     },
     /// Commits reachable from `head` that are not on the default branch (a new branch's push).
     NotOnBranch {
@@ -119,6 +122,14 @@ pub fn plan(event: &str, payload: &Value) -> Result<Want, CiError> {
                     base: before,
                     head: after,
                     why: if forced { "force push" } else { "push" }.into(),
+                    fallback: if forced {
+                        Some(field(
+                            "/repository/default_branch",
+                            "repository.default_branch",
+                        )?)
+                    } else {
+                        None
+                    },
                 });
             }
             let default = field("/repository/default_branch", "repository.default_branch")?;
@@ -138,6 +149,7 @@ pub fn plan(event: &str, payload: &Value) -> Result<Want, CiError> {
         "pull_request" | "pull_request_target" => Ok(Want::Range {
             base: field("/pull_request/base/sha", "pull_request.base.sha")?,
             head: field("/pull_request/head/sha", "pull_request.head.sha")?,
+            fallback: None,
             why: format!(
                 "pull request #{}",
                 payload
@@ -151,6 +163,7 @@ pub fn plan(event: &str, payload: &Value) -> Result<Want, CiError> {
             base: field("/merge_group/base_sha", "merge_group.base_sha")?,
             head: field("/merge_group/head_sha", "merge_group.head_sha")?,
             why: "merge queue".into(),
+            fallback: None,
         }),
         "schedule" | "workflow_dispatch" => Ok(Want::Full {
             why: format!("{event}: full history"),
@@ -235,16 +248,19 @@ impl Checkout {
                 &[None]
             };
             for step in steps {
-                let mut args = vec!["fetch", "--no-tags", "--quiet"];
-                args.extend(step.iter());
-                args.push("origin");
-                args.extend([head, base].into_iter().filter(|r| looks_like_sha(r)));
-                // A failed step is not the end: a later one (or unshallow) may succeed.
-                match self.git(&args) {
-                    Ok(_) => self
-                        .notes
-                        .push(format!("fetched history: git {}", args.join(" "))),
-                    Err(e) => self.notes.push(e.to_string()),
+                // One fetch per commit: a fetch is all or nothing, and a base that is gone must
+                // not keep the head's history from being deepened.
+                for rev in [head, base].into_iter().filter(|r| looks_like_sha(r)) {
+                    let mut args = vec!["fetch", "--no-tags", "--quiet"];
+                    args.extend(step.iter());
+                    args.extend(["origin", rev]);
+                    // A failed step is not the end: a later one (or unshallow) may succeed.
+                    match self.git(&args) {
+                        Ok(_) => self
+                            .notes
+                            .push(format!("fetched history: git {}", args.join(" "))),
+                        Err(e) => self.notes.push(e.to_string()),
+                    }
                 }
                 if self.connected(base, head) {
                     return Ok(());
@@ -289,34 +305,26 @@ pub fn resolve(want: Want, checkout: &mut Checkout) -> Result<Plan, CiError> {
             }
             Ok(Plan::Full { why })
         }
-        Want::Range { base, head, why } => {
-            match checkout.complete(&base, &head, "the range base") {
-                Ok(()) => Ok(Plan::Range {
-                    range: format!("{base}..{head}"),
-                    why,
-                }),
-                // A force push can leave `before` unreachable; what the push added is still
-                // bounded by the commits that are not on the default branch.
-                Err(CiError::Unreachable { .. }) if why == "force push" => {
-                    let default = checkout
-                        .git(&["symbolic-ref", "--short", "refs/remotes/origin/HEAD"])
-                        .map(|s| s.trim_start_matches("origin/").to_string())
-                        .unwrap_or_else(|_| "main".into());
-                    checkout.notes.push(format!(
-                        "force push: the old tip {base} is gone; scanning the commits not on {default}"
-                    ));
-                    resolve(
-                        Want::NotOnBranch {
-                            branch: default,
-                            head,
-                            why,
-                        },
-                        checkout,
-                    )
-                }
-                Err(e) => Err(e),
+        Want::Range {
+            base,
+            head,
+            why,
+            fallback,
+        } => match (checkout.complete(&base, &head, "the range base"), fallback) {
+            (Ok(()), _) => Ok(Plan::Range {
+                range: format!("{base}..{head}"),
+                why,
+            }),
+            // A force push can leave `before` unreachable; what the push added is still
+            // bounded by the commits that are not on the default branch.
+            (Err(CiError::Unreachable { .. }), Some(branch)) => {
+                checkout.notes.push(format!(
+                    "{why}: the old tip {base} is gone; scanning the commits not on {branch}"
+                ));
+                resolve(Want::NotOnBranch { branch, head, why }, checkout)
             }
-        }
+            (Err(e), _) => Err(e),
+        },
         Want::NotOnBranch { branch, head, why } => {
             let remote_ref = format!("refs/remotes/origin/{branch}");
             if !checkout.has_commit(&remote_ref) && checkout.deepen {
@@ -345,6 +353,147 @@ pub fn resolve(want: Want, checkout: &mut Checkout) -> Result<Plan, CiError> {
             })
         }
     }
+}
+
+/// `keysweep ci`: plan from the event, resolve against the checkout, scan, and report for
+/// GitHub Actions (SARIF, annotations, job summary, step outputs) besides the usual report.
+pub fn run(args: &crate::cli::CiArgs) -> anyhow::Result<crate::app::Outcome> {
+    use crate::cli::CiMode;
+    let repo = args
+        .repo
+        .clone()
+        .or_else(|| {
+            std::env::var_os("GITHUB_WORKSPACE")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        })
+        .unwrap_or_else(|| PathBuf::from("."));
+    let want = match args.mode {
+        CiMode::Dir => None,
+        CiMode::Full => Some(Want::Full {
+            why: "mode full".into(),
+        }),
+        CiMode::Auto | CiMode::Range => {
+            let (event, payload) = read_event(args.event_name.clone(), args.event_path.clone())?;
+            let want = plan(&event, &payload)?;
+            if args.mode == CiMode::Range {
+                if let Want::Full { why } | Want::Nothing { why } = &want {
+                    anyhow::bail!(
+                        "mode range: the {event} event names no commit range ({why}); use mode auto or full"
+                    );
+                }
+            }
+            Some(want)
+        }
+    };
+
+    let scanner = crate::app::build_scanner(&args.scan, Some(&repo))?;
+    let collector = crate::scan::Collector::default();
+    let scope = match want {
+        None => {
+            let options = crate::app::dir_options(
+                &crate::cli::WalkArgs {
+                    no_ignore: false,
+                    follow: false,
+                },
+                args.scan.threads,
+            );
+            crate::source::dir::scan(&scanner, std::slice::from_ref(&repo), &options, &collector);
+            "the working tree".to_string()
+        }
+        Some(want) => {
+            let mut checkout = Checkout::new(&repo, !args.no_deepen);
+            let resolved = resolve(want, &mut checkout);
+            for note in &checkout.notes {
+                scanner.note(note);
+            }
+            let git = |range: Option<String>, allow_empty: bool| {
+                let options = crate::source::git::GitOptions {
+                    range,
+                    allow_empty_range: allow_empty,
+                    all_objects: false,
+                    state: None,
+                    threads: args.scan.threads,
+                };
+                crate::source::git::scan(&scanner, &repo, &options, &collector)
+            };
+            match resolved? {
+                Plan::Nothing { why } => {
+                    scanner.note(&why);
+                    format!("nothing ({why})")
+                }
+                Plan::Range { range, why } => {
+                    // Rewinding a branch is a legitimate empty range; nothing else is.
+                    git(Some(range.clone()), why == "force push")?;
+                    format!("{why}, commits {}", short_range(&range))
+                }
+                Plan::Full { why } => {
+                    git(None, false)?;
+                    format!("the full history ({why})")
+                }
+            }
+        }
+    };
+    eprintln!("keysweep: scanned {scope}");
+
+    let (findings, summary) = crate::app::conclude(&scanner, collector, &args.scan)?;
+    crate::app::emit_report(&findings, &summary, &scanner.rules, &args.scan)?;
+    if let Some(path) = &args.sarif {
+        let mut out =
+            std::io::BufWriter::new(std::fs::File::create(path).map_err(|e| {
+                anyhow::anyhow!("cannot create SARIF file {}: {e}", path.display())
+            })?);
+        crate::report::sarif::write(&findings, &scanner.rules, &mut out)?;
+        std::io::Write::flush(&mut out)?;
+    }
+    let in_actions = std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
+    if in_actions {
+        crate::report::github::write_annotations(&findings, &mut std::io::stdout().lock())?;
+    }
+    if let Some(path) = env_file("GITHUB_STEP_SUMMARY") {
+        let links = crate::report::github::LinkBase::from_env();
+        let md =
+            crate::report::github::summary_markdown(&findings, &summary, &scope, links.as_ref());
+        append(&path, &md)?;
+    }
+    if let Some(path) = env_file("GITHUB_OUTPUT") {
+        let sarif = args
+            .sarif
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        append(
+            &path,
+            &format!("findings={}\nsarif-file={sarif}\n", findings.len()),
+        )?;
+    }
+    Ok(crate::app::outcome(&findings, &summary))
+}
+
+fn short_range(range: &str) -> String {
+    range
+        .split("..")
+        .map(|r| &r[..r.len().min(12)])
+        .collect::<Vec<_>>()
+        .join("..")
+}
+
+fn env_file(name: &str) -> Option<PathBuf> {
+    std::env::var_os(name)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+}
+
+/// Appends to a runner file (`GITHUB_OUTPUT`, `GITHUB_STEP_SUMMARY`): other steps write there too.
+fn append(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))?;
+    f.write_all(text.as_bytes())
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))
 }
 
 #[cfg(test)]

@@ -29,12 +29,24 @@ pub enum Command {
     Staged(StagedArgs),
     /// Install a git pre-commit hook that runs `keysweep staged`.
     InstallHook(InstallHookArgs),
+    /// CI: scan exactly what the triggering GitHub event added (push, pull request, merge
+    /// queue; full history on schedules), deepening a shallow checkout as needed; writes SARIF,
+    /// workflow annotations, the job summary and step outputs.
+    Ci(CiArgs),
     /// List or check detection rules.
     #[command(subcommand)]
     Rules(RulesCommand),
     /// Manage baselines: fingerprints of accepted findings that later scans hide.
     #[command(subcommand)]
     Baseline(BaselineCommand),
+    /// Revoke the keys of a keysweep JSON or JSONL report by hash (see docs/revocation.md).
+    Revoke(RevokeCommand),
+    /// Sweep GitHub organisations, users and repositories, or watch GitHub events.
+    #[command(subcommand)]
+    Github(GithubCommand),
+    /// Work with reports (merge the outputs of sharded sweeps).
+    #[command(subcommand)]
+    Report(ReportCommand),
 }
 
 #[derive(Debug, Args)]
@@ -80,6 +92,31 @@ pub struct StagedArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct CiArgs {
+    /// auto: the range the event names; range: like auto, but an event without a range is an
+    /// error; full: the whole history; dir: the working tree only.
+    #[arg(long, value_enum, default_value_t = CiMode::Auto)]
+    pub mode: CiMode,
+    /// Also write a SARIF report to FILE (for github/codeql-action/upload-sarif).
+    #[arg(long, value_name = "FILE")]
+    pub sarif: Option<PathBuf>,
+    /// The repository checkout (default: $GITHUB_WORKSPACE, else the current directory).
+    #[arg(long, value_name = "DIR")]
+    pub repo: Option<PathBuf>,
+    /// The event name (default: $GITHUB_EVENT_NAME).
+    #[arg(long, value_name = "NAME")]
+    pub event_name: Option<String>,
+    /// The event payload (default: $GITHUB_EVENT_PATH).
+    #[arg(long, value_name = "FILE")]
+    pub event_path: Option<PathBuf>,
+    /// Never fetch: fail if a shallow checkout lacks the range's history.
+    #[arg(long)]
+    pub no_deepen: bool,
+    #[command(flatten)]
+    pub scan: ScanArgs,
+}
+
+#[derive(Debug, Args)]
 pub struct InstallHookArgs {
     /// Repository work tree (default: the current directory).
     #[arg(long, default_value = ".")]
@@ -90,6 +127,14 @@ pub struct InstallHookArgs {
     /// Arguments for `keysweep staged` in the hook, after `--` (e.g. `-- --baseline FILE`).
     #[arg(last = true, value_name = "STAGED_ARGS")]
     pub staged_args: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CiMode {
+    Auto,
+    Range,
+    Full,
+    Dir,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -136,6 +181,49 @@ pub struct ScanArgs {
     /// No summary line and no progress line.
     #[arg(short, long)]
     pub quiet: bool,
+    /// Revoke leaked keys by hash at the key service of `[revoke]` in keysweep.toml: only
+    /// findings of revocable rules whose prefix that service owns, each key once.
+    #[arg(long, help_heading = "Revocation")]
+    pub revoke: bool,
+    #[command(flatten)]
+    pub revocation: RevokeOptions,
+}
+
+/// Revocation flags shared by `--revoke` scans and `keysweep revoke`.
+#[derive(Debug, Args, Clone, Default)]
+#[command(next_help_heading = "Revocation")]
+pub struct RevokeOptions {
+    /// Print exactly what revocation would send (hashes, never keys) and send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Revocation journal [default: .keysweep/revocations.jsonl beside keysweep.toml].
+    #[arg(long, value_name = "FILE")]
+    pub journal: Option<PathBuf>,
+    /// Revocation requests in flight at once [default: `[revoke] concurrency`, 4].
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct RevokeCommand {
+    /// The keysweep JSON or JSON Lines report whose keys to revoke.
+    #[arg(long, value_name = "REPORT", required_unless_present = "print_egress")]
+    pub from: Option<PathBuf>,
+    /// List every host revocation would contact and exactly which fields it sends, then exit
+    /// without sending anything.
+    #[arg(long)]
+    pub print_egress: bool,
+    /// Output: text prints one line per key; the others print the report's findings with their
+    /// `revocation` outcome.
+    #[arg(short, long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// No per-key lines and no summary line.
+    #[arg(short, long)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub options: RevokeOptions,
+    #[command(flatten)]
+    pub rules: RuleArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -207,6 +295,143 @@ pub enum BaselineCommand {
     },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum GithubCommand {
+    /// Sweep every repository of an organisation: full history, incremental between runs.
+    Org {
+        /// Organisation login.
+        name: String,
+        #[command(flatten)]
+        sweep: SweepArgs,
+    },
+    /// Sweep a user's repositories (with the user's own token, private ones too).
+    User {
+        /// User login.
+        name: String,
+        #[command(flatten)]
+        sweep: SweepArgs,
+    },
+    /// Sweep one repository.
+    Repo {
+        /// OWNER/NAME.
+        full_name: String,
+        #[command(flatten)]
+        sweep: SweepArgs,
+    },
+    /// Poll the GitHub Events API and scan what each new event brings (pushes, issues,
+    /// comments, pull requests, releases, wiki edits, repositories made public).
+    Events(EventsArgs),
+}
+
+/// How to reach GitHub.
+#[derive(Debug, Args, Clone)]
+pub struct ApiArgs {
+    /// GitHub REST API base URL (GitHub Enterprise Server: https://HOST/api/v3).
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "GITHUB_API_URL",
+        default_value = "https://api.github.com"
+    )]
+    pub api_url: String,
+    /// Environment variable holding the GitHub token. Without a token only public data is
+    /// visible and GitHub allows 60 requests an hour.
+    #[arg(long, value_name = "NAME", default_value = "GITHUB_TOKEN")]
+    pub token_env: String,
+    /// Where bare mirrors, per-repository scan state and the events position are kept.
+    #[arg(long, value_name = "DIR", default_value = ".keysweep/github")]
+    pub cache: PathBuf,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct SweepArgs {
+    /// Only repositories matching GLOB: matched against NAME, or against OWNER/NAME when the
+    /// glob contains a slash (repeatable).
+    #[arg(long, value_name = "GLOB")]
+    pub include: Vec<String>,
+    /// Skip repositories matching GLOB (same matching as --include; repeatable).
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+    /// Also sweep forks.
+    #[arg(long)]
+    pub include_forks: bool,
+    /// Also sweep archived repositories.
+    #[arg(long)]
+    pub include_archived: bool,
+    /// Only repositories of this visibility.
+    #[arg(long, value_enum, default_value_t = Visibility::All)]
+    pub visibility: Visibility,
+    /// Take only shard K of N (1-based): a stable split by hash of the repository name, so N
+    /// parallel jobs cover every repository exactly once with no coordinator.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<crate::github::repos::Shard>,
+    /// Repositories fetched and scanned at the same time.
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub parallel_repos: usize,
+    /// Fetch every repository, even those GitHub reports as not pushed to since the last
+    /// complete sweep.
+    #[arg(long)]
+    pub fetch_all: bool,
+    #[command(flatten)]
+    pub api: ApiArgs,
+    #[command(flatten)]
+    pub scan: ScanArgs,
+}
+
+/// Which repositories of a listing a GitHub sweep takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Visibility {
+    All,
+    Public,
+    Private,
+    Internal,
+}
+
+#[derive(Debug, Args, Clone)]
+#[command(group(clap::ArgGroup::new("feed").args(["org", "repo", "user"])))]
+pub struct EventsArgs {
+    /// Events of an organisation (with a member's token, private repositories' too).
+    #[arg(long, value_name = "NAME")]
+    pub org: Option<String>,
+    /// Events of one repository.
+    #[arg(long, value_name = "OWNER/NAME")]
+    pub repo: Option<String>,
+    /// Events a user performed.
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
+    /// Where the last handled event id and the ETag are kept, so a restart neither misses nor
+    /// repeats events [default: under --cache, one file per feed].
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+    /// Keep polling, as often as GitHub's X-Poll-Interval allows; without it, one pass.
+    #[arg(long)]
+    pub watch: bool,
+    #[command(flatten)]
+    pub api: ApiArgs,
+    #[command(flatten)]
+    pub scan: ScanArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// Join keysweep reports (JSON Lines or JSON, or SARIF), e.g. the outputs of a sharded
+    /// sweep, into one, de-duplicated by fingerprint. Exits 1 when the result has findings.
+    Merge {
+        /// Reports to merge: all keysweep JSON/JSONL, or all SARIF.
+        #[arg(required = true, value_name = "REPORT")]
+        inputs: Vec<PathBuf>,
+        /// Output format (SARIF inputs merge into SARIF only).
+        #[arg(short, long, value_enum, default_value_t = Format::Jsonl)]
+        format: Format,
+        /// Write the merged report to FILE instead of standard output.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Rules, for the rule descriptions of a SARIF output.
+        #[command(flatten)]
+        rules: RuleArgs,
+    },
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -226,6 +451,28 @@ mod tests {
         assert_eq!(d.paths, vec![PathBuf::from(".")]);
         assert_eq!(d.scan.format, Format::Text);
         assert!(!d.scan.show_secrets);
+        assert!(!d.scan.revoke && !d.scan.revocation.dry_run);
+    }
+
+    #[test]
+    fn revoke_needs_a_report_unless_printing_the_egress_manifest() {
+        assert!(Cli::try_parse_from(["keysweep", "revoke"]).is_err());
+        assert!(Cli::try_parse_from(["keysweep", "revoke", "--print-egress"]).is_ok());
+        let cli = Cli::try_parse_from([
+            "keysweep",
+            "revoke",
+            "--from",
+            "r.jsonl",
+            "--dry-run",
+            "--concurrency",
+            "8",
+        ])
+        .unwrap();
+        let Command::Revoke(r) = cli.command else {
+            panic!("not revoke")
+        };
+        assert!(r.options.dry_run);
+        assert_eq!(r.options.concurrency, Some(8));
     }
 
     #[test]
@@ -240,5 +487,33 @@ mod tests {
             panic!("not install-hook")
         };
         assert_eq!(h.staged_args, ["--baseline", "b"]);
+    }
+
+    #[test]
+    fn github_sweep_flags_parse_and_feeds_are_exclusive() {
+        let cli = Cli::try_parse_from([
+            "keysweep",
+            "github",
+            "org",
+            "acme",
+            "--shard",
+            "2/4",
+            "--exclude",
+            "*-old",
+            "--api-url",
+            "http://127.0.0.1:1",
+        ])
+        .unwrap();
+        let Command::Github(GithubCommand::Org { name, sweep }) = cli.command else {
+            panic!("not github org")
+        };
+        assert_eq!(name, "acme");
+        assert_eq!(sweep.shard.map(|s| (s.index, s.count)), Some((2, 4)));
+        assert_eq!(sweep.exclude, vec!["*-old".to_string()]);
+        assert!(Cli::try_parse_from(["keysweep", "github", "org", "a", "--shard", "5/4"]).is_err());
+        assert!(
+            Cli::try_parse_from(["keysweep", "github", "events", "--org", "a", "--user", "b"])
+                .is_err()
+        );
     }
 }

@@ -11,6 +11,8 @@
 //! regexes = ['''^sk_test_''']        # over secrets
 //! stopwords = ["fake"]
 //! [[rule]]                           # inline rules, same syntax as rules/*.toml
+//! [revoke]                           # see docs/revocation.md
+//! endpoint = "https://keys.example.com/v1/revocations"
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -18,6 +20,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde::Deserialize;
 
+use crate::revoke::RevokeConfig;
 use crate::rules::{RuleSources, RuleSpec};
 use crate::suppress::AllowlistConfig;
 
@@ -34,6 +37,8 @@ pub struct Config {
     pub allowlist: AllowlistConfig,
     #[serde(default, rename = "rule")]
     pub inline_rules: Vec<RuleSpec>,
+    #[serde(default)]
+    pub revoke: Option<RevokeConfig>,
     /// Directory of the file, against which relative paths in it resolve.
     #[serde(skip)]
     pub dir: PathBuf,

@@ -39,6 +39,12 @@ pub struct Origin {
     /// The first of those other places, oldest first (a long tail is only counted).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub also: Vec<Place>,
+    /// The GitHub event that carried the content (`github events`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<String>,
+    /// Who caused that event (GitHub login).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
 }
 
 /// A commit that introduced a blob at a path.

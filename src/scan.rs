@@ -14,6 +14,7 @@ use serde::Serialize;
 
 use crate::finding::{fingerprint, redact, secret_sha256, Finding, Origin};
 use crate::matcher::{self, Match, Matcher};
+use crate::revoke::{Revocation, Tally};
 use crate::rules::RuleSet;
 use crate::suppress::{inline_allowed, Suppressor};
 
@@ -59,6 +60,9 @@ pub struct Summary {
     pub elapsed_ms: u64,
     /// True when something could not be scanned: the results are then a lower bound.
     pub incomplete: bool,
+    /// Set when `--revoke` ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revocation: Option<Tally>,
 }
 
 /// Per-thread buffers.
@@ -76,6 +80,9 @@ pub struct Scanner {
     pub suppress: Suppressor,
     pub options: ScanOptions,
     pub stats: Stats,
+    /// What `--revoke` will do with the findings, prepared (token read, endpoint checked)
+    /// before the scan starts.
+    pub revocation: Option<Revocation>,
     started: Instant,
     /// One lock for stderr messages so lines from threads never interleave.
     messages: Mutex<()>,
@@ -97,6 +104,7 @@ impl Scanner {
             suppress,
             options,
             stats: Stats::default(),
+            revocation: None,
             started: Instant::now(),
             messages: Mutex::new(()),
         })
@@ -130,6 +138,7 @@ impl Scanner {
             rules: self.rules.len() as u64,
             elapsed_ms: self.started.elapsed().as_millis() as u64,
             incomplete: errors > 0,
+            revocation: None,
         }
     }
 

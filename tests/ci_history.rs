@@ -34,6 +34,7 @@ fn shallow_checkout_is_deepened_until_the_range_is_complete() {
             base: base.clone(),
             head: head.clone(),
             why: "push".into(),
+            fallback: None,
         },
         &mut checkout,
     )
@@ -62,6 +63,7 @@ fn without_deepening_a_shallow_range_fails_closed_with_a_hint() {
             base: shas[1].clone(),
             head: shas[4].clone(),
             why: "push".into(),
+            fallback: None,
         },
         &mut checkout,
     )
@@ -80,6 +82,7 @@ fn a_base_gone_from_the_remote_fails_closed() {
             base: gone,
             head: shas[2].clone(),
             why: "pull request #7".into(),
+            fallback: None,
         },
         &mut checkout,
     )

@@ -234,6 +234,10 @@ fn gitignore_is_honoured_and_hidden_files_are_scanned() {
     let (_, f) = jsonl(dir.path(), &["--no-ignore"]);
     let paths: Vec<_> = f.iter().map(|f| f["path"].as_str().unwrap()).collect();
     assert_eq!(paths, vec![".env", "build/out.js"]);
+    // .keysweepignore excludes paths from keysweep only (git still tracks them).
+    write(dir.path(), ".keysweepignore", ".env\n");
+    let (_, f) = jsonl(dir.path(), &[]);
+    assert!(f.is_empty(), "{f:?}");
 }
 
 #[test]

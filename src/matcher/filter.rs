@@ -75,7 +75,7 @@ pub fn shannon_entropy(bytes: &[u8]) -> f64 {
 pub fn is_placeholder(secret: &[u8]) -> bool {
     if PLACEHOLDER_WORDS
         .iter()
-        .any(|w| contains_ignore_case(secret, w))
+        .any(|w| contains_typed_word(secret, w))
     {
         return true;
     }
@@ -93,6 +93,19 @@ pub fn is_placeholder(secret: &[u8]) -> bool {
         }
     }
     false
+}
+
+/// True when `hay` holds `lower_word` as a person types it: lowercase, UPPERCASE or
+/// Capitalized. A random body holds mixed-case runs like `yxxX` or `YoUr` far more often
+/// (about 1 key in 12,000 with any-case matching) and those are real keys, not placeholders.
+fn contains_typed_word(hay: &[u8], lower_word: &[u8]) -> bool {
+    hay.windows(lower_word.len()).any(|w| {
+        w == lower_word
+            || w.iter()
+                .zip(lower_word)
+                .all(|(a, b)| *a == b.to_ascii_uppercase())
+            || (w[0] == lower_word[0].to_ascii_uppercase() && w[1..] == lower_word[1..])
+    })
 }
 
 fn contains_ignore_case(hay: &[u8], lower_needle: &[u8]) -> bool {
@@ -152,6 +165,12 @@ mod tests {
             assert!(is_placeholder(p), "{}", String::from_utf8_lossy(p));
         }
         assert!(!is_placeholder(b"sk_live_kWZnwWKFOPzPEQZI8zBr18bV"));
+        // Random bodies with mixed-case runs of a placeholder word are real keys.
+        assert!(!is_placeholder(
+            b"sk_live_GmgaqaQlQXIfZE1ITmkKAMtGx_5tboJ7yxxXXbOkVMY"
+        ));
+        assert!(!is_placeholder(b"msk_9fK2LmQ8YoUrTtY1wZ3Qa"));
+        assert!(is_placeholder(b"msk_Your_Key_Goes_Here_1"));
     }
 
     #[test]

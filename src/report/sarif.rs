@@ -65,6 +65,9 @@ pub fn build(findings: &[Finding], rules: &RuleSet) -> Sarif {
         if let Some(id) = &first.key_id {
             props.insert("key_id".into(), id.clone().into());
         }
+        if let Some(url) = &first.origin.url {
+            props.insert("url".into(), url.clone().into());
+        }
         if let Some(r) = &first.revocation {
             props.insert("revocation".into(), r.clone().into());
         }
@@ -192,7 +195,14 @@ fn location(f: &Finding) -> Location {
 }
 
 /// Relative URIs, as GitHub code scanning resolves them against the repository root.
+/// Findings from other GitHub repositories (an org sweep, events: they carry `repo` and an
+/// html `url`) are named `OWNER/NAME/path`, so the same path in two repositories stays two
+/// places.
 fn uri(f: &Finding) -> String {
+    if let (Some(repo), Some(_)) = (&f.origin.repo, &f.origin.url) {
+        let path = f.origin.path.as_deref().unwrap_or(&f.origin.source);
+        return percent_encode(&format!("{repo}/{path}"));
+    }
     let path = f.origin.path.as_deref().unwrap_or(&f.origin.source);
     let path = path.strip_prefix("./").unwrap_or(path);
     let relative = std::env::current_dir()
@@ -211,7 +221,8 @@ fn uri(f: &Finding) -> String {
     }
 }
 
-fn percent_encode(path: &str) -> String {
+/// A path as a URI path: `/` and unreserved characters kept, everything else percent-encoded.
+pub fn percent_encode(path: &str) -> String {
     let mut out = String::with_capacity(path.len());
     for b in path.bytes() {
         if b.is_ascii_alphanumeric() || b"/-_.~".contains(&b) {

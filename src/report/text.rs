@@ -107,6 +107,9 @@ pub fn summary_line(findings: &[Finding], s: &Summary) -> String {
     if s.incomplete {
         line.push_str(" — INCOMPLETE: some input could not be scanned (see errors above)");
     }
+    if let Some(r) = &s.revocation {
+        line.push_str(&format!("; {r}"));
+    }
     line
 }
 
