@@ -21,6 +21,8 @@ pub fn install(
     let repo = crate::source::git::open(repo_path)?;
     let dir = hooks_dir(&repo)?;
     fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    // Linked work trees reach the common directory through `..`: show where the hook really is.
+    let dir = fs::canonicalize(&dir).unwrap_or(dir);
     let hook = dir.join("pre-commit");
     let mut backup = None;
     match fs::read(&hook) {

@@ -657,3 +657,34 @@ fn bare_repositories_work_and_submodules_are_reported_not_followed() {
     assert!(run.stderr.contains("vendor/lib"), "{}", run.stderr);
     assert!(run.stderr.contains("not followed"), "{}", run.stderr);
 }
+
+#[test]
+fn every_stash_entry_and_annotated_tag_messages_are_scanned() {
+    let mut r = Repo::new();
+    r.commit(&[("app.cfg", Some("clean\n"))], "start");
+    // Two stashes: the older one is reachable only through the stash reflog.
+    write(r.path(), "app.cfg", format!("k={}\n", key(90)));
+    r.git(&["stash", "-q"]);
+    write(r.path(), "app.cfg", format!("k={}\n", key(91)));
+    r.git(&["stash", "-q"]);
+    r.git(&[
+        "tag",
+        "-a",
+        "v1",
+        "-m",
+        &format!("release, token {}", key(92)),
+    ]);
+
+    let run = r.keysweep(&["git", ".", "-f", "jsonl"]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    let f = findings(&run);
+    let found: Vec<&str> = f
+        .iter()
+        .map(|x| x["secret_sha256"].as_str().unwrap())
+        .collect();
+    for k in [key(90), key(91), key(92)] {
+        assert!(found.contains(&secret_sha(&k).as_str()), "{}", run.stdout);
+    }
+    let tag = f.iter().find(|x| x["source"] == "tag-message").unwrap();
+    assert_eq!(tag["path"], "refs/tags/v1");
+}

@@ -6,11 +6,10 @@
 //! answer does not depend on the number of threads) is where the finding is reported; the
 //! others are counted and listed.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Mutex;
 
-use gix::hashtable::HashSet;
+use gix::hashtable::{HashMap, HashSet};
 use gix::objs::Find;
 use gix::ObjectId;
 
@@ -83,7 +82,7 @@ pub fn all_introductions(
 }
 
 pub fn group(intros: Vec<Intro>) -> HashMap<ObjectId, Vec<Intro>> {
-    let mut by_blob: HashMap<ObjectId, Vec<Intro>> = HashMap::new();
+    let mut by_blob: HashMap<ObjectId, Vec<Intro>> = HashMap::default();
     for i in intros {
         by_blob.entry(i.blob).or_default().push(i);
     }
@@ -111,7 +110,7 @@ fn for_each_commit(
             s.spawn(|| {
                 let repo = repo.to_thread_local();
                 let mut diff = Introductions::default();
-                let mut outside: HashMap<ObjectId, Option<ObjectId>> = HashMap::new();
+                let mut outside: HashMap<ObjectId, Option<ObjectId>> = HashMap::default();
                 let mut buf = Vec::new();
                 let mut parent_trees = Vec::new();
                 let mut local = Vec::new();

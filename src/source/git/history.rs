@@ -2,9 +2,11 @@
 //! the unique trees and blobs of those commits, each object visited once however many commits,
 //! branches and paths share it.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
-use gix::hashtable::HashSet;
+// Object ids are hashes already: gix's tables use their bytes as the hash instead of SipHash,
+// which matters on the millions of lookups a history walk makes.
+use gix::hashtable::{HashMap, HashSet};
 use gix::objs::tree::EntryKind;
 use gix::objs::{Find, FindHeader, Kind};
 use gix::ObjectId;

@@ -19,13 +19,12 @@ mod stream;
 
 pub(crate) use diff::added_lines;
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Mutex;
 
 use anyhow::Context;
-use gix::hashtable::HashSet;
+use gix::hashtable::{HashMap, HashSet};
 use gix::objs::{FindHeader, Kind};
 use gix::ObjectId;
 
