@@ -184,6 +184,55 @@ fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
     }
 }
 
+/// A key committed and deleted again lives on in history: `keysweep git --revoke` finds it
+/// there, revokes it once, and tells the service which commit introduced it.
+#[test]
+fn a_key_deleted_from_the_tree_is_found_in_history_and_revoked() {
+    let service = KeyService::start(TOKEN, 0).unwrap();
+    let live = service.issue(KeyKind::SecretLive);
+    let repo = project(&service, "");
+    let dir = repo.path();
+    git(dir, &["init", "-q"]);
+    write(dir, "app.env", &format!("STRIPE_SECRET_KEY={}\n", live.key));
+    git(dir, &["add", "app.env"]);
+    git(dir, &["commit", "-q", "-m", "add config"]);
+    let added = String::from_utf8(
+        Command::new("git")
+            .current_dir(dir)
+            .args(["rev-parse", "HEAD"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    std::fs::remove_file(dir.join("app.env")).unwrap();
+    git(dir, &["commit", "-q", "-a", "-m", "remove the key"]);
+
+    let run = keysweep(
+        dir,
+        &["git", ".", "--revoke", "--format", "jsonl"],
+        Some(TOKEN),
+    );
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    let findings = jsonl(&run.stdout);
+    assert_eq!(findings.len(), 1, "{}", run.stdout);
+    assert_eq!(findings[0]["revocation"], "revoked");
+    assert!(!service.accepts(&live), "the key still works");
+    let sent = sent_by_keysweep(&service);
+    assert_eq!(sent.len(), 1);
+    let b = body(&sent[0]);
+    assert_eq!(b["key_hash"], live.sha256().as_str());
+    assert_eq!(b["found_at"]["source"], "git");
+    assert_eq!(b["found_at"]["commit"], added.trim());
+    assert_eq!(b["found_at"]["path"], "app.env");
+    assert_no_key("the request", &sent[0].raw(), std::slice::from_ref(&live));
+    assert_no_key(
+        "the output",
+        &format!("{}{}", run.stdout, run.stderr),
+        std::slice::from_ref(&live),
+    );
+}
+
 #[test]
 fn a_key_committed_to_a_repo_is_found_revoked_once_and_then_rejected() {
     let service = KeyService::start(TOKEN, 0).unwrap();
