@@ -51,20 +51,7 @@ impl Remote {
     /// A depth-1 clone of `branch`, as actions/checkout makes it.
     fn checkout(&self, branch: &str) -> PathBuf {
         let dir = self.tmp.path().join(format!("checkout-{branch}"));
-        git(
-            self.tmp.path(),
-            &[
-                "clone",
-                "-q",
-                "--depth",
-                "1",
-                "--single-branch",
-                "--branch",
-                branch,
-                &self.url(),
-                dir.to_str().unwrap(),
-            ],
-        );
+        util::shallow_clone(self.tmp.path(), &self.url(), branch, dir.to_str().unwrap());
         dir
     }
 }

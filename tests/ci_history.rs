@@ -99,20 +99,7 @@ fn first_push_of_a_branch_scans_what_is_not_on_the_default_branch() {
     git(&remote, &["checkout", "-q", "-b", "feature"]);
     let head = commit_file(&remote, "b.txt", "b\n", "feature work");
     let url = format!("file://{}", remote.display());
-    git(
-        tmp.path(),
-        &[
-            "clone",
-            "-q",
-            "--depth",
-            "1",
-            "--single-branch",
-            "--branch",
-            "feature",
-            &url,
-            "checkout",
-        ],
-    );
+    util::shallow_clone(tmp.path(), &url, "feature", "checkout");
     let mut checkout = Checkout::new(&tmp.path().join("checkout"), true);
     let plan = resolve(
         Want::NotOnBranch {

@@ -165,3 +165,21 @@ pub fn commit_file(dir: &Path, rel: &str, content: &str, message: &str) -> Strin
     git(dir, &["commit", "-q", "-m", message]);
     git(dir, &["rev-parse", "HEAD"])
 }
+
+/// A depth-1 single-branch clone of `branch` from `url` into `dest`, as actions/checkout makes.
+pub fn shallow_clone(parent: &Path, url: &str, branch: &str, dest: &str) {
+    git(
+        parent,
+        &[
+            "clone",
+            "-q",
+            "--depth",
+            "1",
+            "--single-branch",
+            "--branch",
+            branch,
+            url,
+            dest,
+        ],
+    );
+}
