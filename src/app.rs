@@ -281,7 +281,7 @@ pub fn with_progress<T>(
             while !flag.load(Relaxed) {
                 std::thread::sleep(tick);
                 waited += tick;
-                if waited >= Duration::from_secs(1) && waited.as_millis() % 300 == 0 {
+                if waited >= Duration::from_secs(1) && waited.as_millis().is_multiple_of(300) {
                     let s = scanner.summary(collector.len());
                     eprint!(
                         "\r\x1b[2Kscanning: {} files, {}, {} findings",

@@ -11,7 +11,7 @@ pub mod prefilter;
 
 use std::ops::Range;
 
-use self::prefilter::{KeywordDfa, PrefilterScratch};
+use self::prefilter::{Prefilter, PrefilterScratch};
 use crate::rules::{Rule, RuleSet};
 
 /// How far a window may be widened to reach a line boundary. Keeps a minified one-line file
@@ -34,7 +34,7 @@ pub struct Match {
 /// The compiled prefilter over a rule set. Immutable and shared by all threads; per-thread
 /// state lives in [`Scratch`].
 pub struct Matcher {
-    keywords: KeywordDfa,
+    keywords: Prefilter,
     /// Keyword pattern index → the rules that listed it (keywords shared by rules are searched once).
     keyword_rules: Vec<Vec<usize>>,
     rule_count: usize,
@@ -70,7 +70,7 @@ impl Matcher {
             }
         }
         Matcher {
-            keywords: KeywordDfa::new(&keywords),
+            keywords: Prefilter::new(&keywords),
             keyword_rules,
             rule_count: rules.len(),
         }
@@ -121,7 +121,7 @@ impl Matcher {
 
         for (r, window) in scratch.windows.drain(..) {
             let rule = rules.get(r);
-            let locs = scratch.locs[r].get_or_insert_with(|| rule.regex.capture_locations());
+            let locs = scratch.locs[r].get_or_insert_with(|| rule.regex().capture_locations());
             confirm(rule, r, hay, widen_to_lines(hay, window), locs, out);
         }
 
@@ -163,7 +163,7 @@ fn confirm(
     let hay = &hay[..window.end];
     let mut at = window.start;
     while at <= hay.len() {
-        let Some(m) = rule.regex.captures_read_at(locs, hay, at) else {
+        let Some(m) = rule.regex().captures_read_at(locs, hay, at) else {
             break;
         };
         at = if m.end() > m.start() {
@@ -171,7 +171,7 @@ fn confirm(
         } else {
             m.end() + 1
         };
-        let Some((s, e)) = locs.get(rule.secret_group) else {
+        let Some((s, e)) = locs.get(rule.secret_group()) else {
             continue;
         };
         if s == e || !filter::accept(rule, &hay[s..e], &hay[m.start()..m.end()]) {
@@ -182,7 +182,7 @@ fn confirm(
             span: m.start()..m.end(),
             secret: s..e,
             key_id: rule
-                .key_id_group
+                .key_id_group()
                 .and_then(|g| locs.get(g))
                 .map(|(a, b)| a..b),
         });

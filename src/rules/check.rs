@@ -31,8 +31,13 @@ pub fn check(specs: Vec<(String, RuleSpec)>) -> CheckReport {
     }
     let ids: Vec<String> = specs.iter().map(|(_, s)| s.id.clone()).collect();
     for (origin, spec) in &specs {
-        if let Err(e) = compile_rule(origin.clone(), spec.clone(), &ids) {
-            report.failures.push(e.to_string());
+        match compile_rule(origin.clone(), spec.clone(), &ids) {
+            Err(e) => report.failures.push(e.to_string()),
+            Ok(rule) => {
+                if let Err(e) = rule.compile_now() {
+                    report.failures.push(format!("{}: regex: {e}", spec.id));
+                }
+            }
         }
         for sup in spec.supersedes.iter().filter(|s| !ids.contains(s)) {
             report
@@ -126,5 +131,21 @@ negative_examples = ["tk_short", "tk_Z3EGRXTWZPLKJH7Mab9f"]
         )
         .unwrap();
         assert!(check(specs).failures[0].contains("at least 2"));
+    }
+
+    #[test]
+    fn a_built_in_rule_whose_regex_does_not_compile_is_reported() {
+        // Built-in rules compile on first use in a scan; `rules check` must still compile them.
+        let specs = parse_file(
+            "builtin:broken.toml",
+            "[[rule]]\nid='a'\ndescription='d'\nregex='tk_(['\nkeywords=['tk_']\n\
+             examples=['tk_1', 'tk_2']\nnegative_examples=['x', 'y']\n",
+        )
+        .unwrap();
+        let failures = check(specs).failures;
+        assert!(
+            failures.iter().any(|f| f.starts_with("a: regex:")),
+            "{failures:?}"
+        );
     }
 }

@@ -1,32 +1,20 @@
-//! The keyword prefilter: every rule keyword, ASCII case-insensitively, in one pass.
-//!
-//! An Aho-Corasick automaton compiled to a dense DFA over byte classes. Two things make it
-//! faster than a general-purpose DFA search on this workload (measured in the README's
-//! performance section):
+//! The portable prefilter: an Aho-Corasick automaton compiled to a dense DFA over byte classes.
+//! Used where the SIMD kernels cannot run. Two things make it faster than a general-purpose DFA
+//! search on this workload:
 //! - Case folding is free: the byte → class map sends `A` and `a` to the same class.
 //! - A DFA walk is bound by the latency of its table loads (each step needs the previous
 //!   state), not by throughput. The buffer is cut into [`LANES`] segments walked in lockstep,
 //!   so the CPU overlaps independent loads. Segments overlap by the longest keyword minus one
 //!   byte, and each hit is reported by the one lane whose segment holds its last byte.
-//!
-//! The keyword set cannot be served by a SIMD literal searcher (Teddy handles at most 64
-//! literals and the built-in pack needs more than 140 distinct 4-byte anchors to cover its
-//! keywords), which is why the work goes into the DFA loop instead.
 
 use std::collections::VecDeque;
+
+use super::Hit;
 
 /// Independent walks interleaved in the hot loop.
 const LANES: usize = 4;
 /// Below this many bytes per lane, one walk is cheaper than setting up four.
 const MIN_LANE: usize = 256;
-
-/// A keyword occurrence: keyword index and byte span in the haystack.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Hit {
-    pub end: usize,
-    pub start: usize,
-    pub keyword: usize,
-}
 
 pub struct KeywordDfa {
     /// Byte → class; case-folded, so the automaton only ever sees lowercase.
@@ -44,7 +32,7 @@ pub struct KeywordDfa {
 
 /// Per-lane hit buffers, reused between calls.
 #[derive(Default)]
-pub struct PrefilterScratch {
+pub struct DfaScratch {
     lanes: [Vec<(u32, usize)>; LANES],
 }
 
@@ -154,7 +142,7 @@ impl KeywordDfa {
     }
 
     /// Calls `hit` for every keyword occurrence (overlapping ones included), in order of end.
-    pub fn for_each(&self, hay: &[u8], scratch: &mut PrefilterScratch, mut hit: impl FnMut(Hit)) {
+    pub fn for_each(&self, hay: &[u8], scratch: &mut DfaScratch, mut hit: impl FnMut(Hit)) {
         for lane in &mut scratch.lanes {
             lane.clear();
         }
@@ -236,106 +224,5 @@ impl KeywordDfa {
                 }
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use aho_corasick::{AhoCorasick, MatchKind};
-
-    /// splitmix64, so the test data is the same on every run.
-    fn rng(seed: &mut u64) -> u64 {
-        *seed = seed.wrapping_add(0x9E3779B97F4A7C15);
-        let mut z = *seed;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58476D1CE4E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D049BB133111EB);
-        z ^ (z >> 31)
-    }
-
-    fn oracle(keywords: &[&str], hay: &[u8]) -> Vec<Hit> {
-        let ac = AhoCorasick::builder()
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::Standard)
-            .build(keywords)
-            .unwrap();
-        let mut v: Vec<Hit> = ac
-            .find_overlapping_iter(hay)
-            .map(|m| Hit {
-                end: m.end(),
-                start: m.start(),
-                keyword: m.pattern().as_usize(),
-            })
-            .collect();
-        v.sort();
-        v
-    }
-
-    fn ours(keywords: &[&str], hay: &[u8]) -> Vec<Hit> {
-        let dfa = KeywordDfa::new(keywords);
-        let mut v = Vec::new();
-        dfa.for_each(hay, &mut PrefilterScratch::default(), |h| v.push(h));
-        let mut sorted = v.clone();
-        sorted.sort();
-        assert_eq!(
-            v.iter().map(|h| h.end).collect::<Vec<_>>(),
-            sorted.iter().map(|h| h.end).collect::<Vec<_>>(),
-            "hits must come in order of end"
-        );
-        sorted
-    }
-
-    #[test]
-    fn agrees_with_aho_corasick_on_random_text_of_every_size() {
-        let keywords = [
-            "sk_live_",
-            "sk_",
-            "k_l",
-            "ghp_",
-            "AKIA",
-            "x",
-            "-----begin",
-            "msk_",
-            "mk_live_",
-            "q~",
-        ];
-        let alphabet = b"skSK_livemghpAKIAxq~-begn \n0123";
-        let mut seed = 7u64;
-        for len in [
-            0usize,
-            1,
-            5,
-            100,
-            4096 * 4 - 1,
-            4096 * 4,
-            4096 * 4 + 3,
-            70_001,
-        ] {
-            let hay: Vec<u8> = (0..len)
-                .map(|_| alphabet[(rng(&mut seed) % alphabet.len() as u64) as usize])
-                .collect();
-            assert_eq!(ours(&keywords, &hay), oracle(&keywords, &hay), "len {len}");
-        }
-    }
-
-    #[test]
-    fn keywords_across_lane_boundaries_are_found_once() {
-        let keywords = ["sk_live_", "whsec_"];
-        for shift in 0..10 {
-            let mut hay = vec![b'.'; 4 * 8192];
-            for k in 1..4 {
-                let at = k * 8192 - shift;
-                hay[at..at + 8].copy_from_slice(b"SK_LIVE_");
-            }
-            let got = ours(&keywords, &hay);
-            assert_eq!(got, oracle(&keywords, &hay), "shift {shift}");
-            assert_eq!(got.len(), 3);
-        }
-    }
-
-    #[test]
-    fn no_keywords_no_hits() {
-        let empty: [&str; 0] = [];
-        assert!(ours(&empty, b"anything").is_empty());
     }
 }

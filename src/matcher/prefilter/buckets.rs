@@ -1,0 +1,576 @@
+//! Anchors and buckets: how the SIMD prefilter sees the keyword set.
+//!
+//! Every keyword gets one *anchor*: its rarest [`ANCHOR`]-byte substring (the whole keyword when
+//! it is shorter). Anchors are grouped into [`BUCKETS`] buckets; a bucket holds, per anchor
+//! position, the set of bytes any of its anchors has there. The SIMD pass asks, for every
+//! haystack position and every bucket at once, "could an anchor of this bucket start here?"
+//! (one table lookup per position and group of 8 buckets), and only the positions it flags are
+//! checked exactly, here.
+//!
+//! How well that filters depends on which anchors share a bucket: `gho_` and `ghp_` together
+//! cost almost nothing, `gho_` and `xoxb` together accept `ghob` and `xoxo` too. Buckets are
+//! built by agglomerative clustering that always merges the pair adding the least expected
+//! pass rate on source code, estimated with a byte-bigram model of code
+//! (`code-bigrams.bin`, made by `scripts/gen-bigrams`). Anchors are chosen with the same model.
+
+use std::sync::OnceLock;
+
+/// Bytes per anchor: the SIMD pass looks at this many consecutive bytes per position.
+pub const ANCHOR: usize = 4;
+/// Buckets per group: one byte of bucket bits per position.
+pub const GROUP: usize = 8;
+/// Groups of buckets (one SIMD lookup per group and anchor position).
+pub const GROUPS: usize = 4;
+pub const BUCKETS: usize = GROUP * GROUPS;
+/// Above this many distinct anchors the quadratic clustering is not worth its start-up time and
+/// the DFA is used instead (the built-in pack has about 220).
+pub const MAX_ANCHORS: usize = 1024;
+
+/// A byte set over folded ASCII (bit `b` = byte `b`); `ANY` accepts every byte.
+type Set = u128;
+const ANY: Set = u128::MAX;
+
+/// ASCII lowercase; every non-ASCII byte maps to 0x7f (the model's "other" byte).
+fn fold(b: u8) -> u8 {
+    if b >= 0x80 {
+        0x7f
+    } else {
+        b.to_ascii_lowercase()
+    }
+}
+
+/// -log2 probabilities, quantised by 8, of folded bytes (128) and of each byte given the one
+/// before it (128 × 128).
+static MODEL_BYTES: &[u8; 128 + 128 * 128] = include_bytes!("code-bigrams.bin");
+
+/// Words of a bitset over the listed 4-grams that matter to one keyword set (see [`Relevant`]).
+const GRAM_WORDS: usize = 16;
+type GramSet = [u64; GRAM_WORDS];
+
+struct Model {
+    first: [f32; 128],
+    next: Vec<[f32; 128]>,
+    /// The 4-gram list: bytes → index.
+    gram_index: std::collections::HashMap<[u8; 4], usize>,
+    /// Each listed 4-gram and how much more often it occurs than the bigram model says (0 if
+    /// less).
+    grams: Vec<([u8; 4], f32)>,
+    /// Probability of the least frequent listed 4-gram: every unlisted one is rarer.
+    floor: f32,
+}
+
+fn model() -> &'static Model {
+    static MODEL: OnceLock<Model> = OnceLock::new();
+    MODEL.get_or_init(|| {
+        let p = |q: u8| (-(f32::from(q)) / 8.0).exp2();
+        let mut first = [0f32; 128];
+        for (x, f) in first.iter_mut().enumerate() {
+            *f = p(MODEL_BYTES[x]);
+        }
+        let next = (0..128)
+            .map(|a| {
+                let mut row = [0f32; 128];
+                for (b, r) in row.iter_mut().enumerate() {
+                    *r = p(MODEL_BYTES[128 + a * 128 + b]);
+                }
+                row
+            })
+            .collect();
+        let mut model = Model {
+            first,
+            next,
+            gram_index: Default::default(),
+            grams: Vec::new(),
+            floor: p(FOURGRAMS[FOURGRAMS.len() - 1]),
+        };
+        for (i, g) in FOURGRAMS.chunks_exact(5).enumerate() {
+            let bytes = [g[0], g[1], g[2], g[3]];
+            let markov = markov_rate(&model, &bytes.map(|b| 1u128 << b));
+            model.grams.push((bytes, (p(g[4]) - markov).max(0.0)));
+            model.gram_index.insert(bytes, i);
+        }
+        model
+    })
+}
+
+fn bits(set: Set) -> impl Iterator<Item = usize> {
+    let mut s = set;
+    std::iter::from_fn(move || {
+        (s != 0).then(|| {
+            let b = s.trailing_zeros() as usize;
+            s &= s - 1;
+            b
+        })
+    })
+}
+
+/// The most frequent 4-grams of code and their -log2 probability ×8; anything rarer is below the
+/// last one's.
+static FOURGRAMS: &[u8; 4096 * 5] = include_bytes!("code-4grams.bin");
+
+/// How often `anchor` occurs in code: the 4-gram list's count if it is there (a bigram model
+/// cannot tell common words such as `ault` in default or `_key` from rare strings), else the
+/// bigram model's estimate, which cannot exceed the list's least frequent entry.
+fn anchor_rate(anchor: &[u8]) -> f32 {
+    let m = model();
+    let markov = markov_rate(m, &sets_of(anchor));
+    let folded: Option<[u8; 4]> = anchor.try_into().ok().map(|a: [u8; 4]| a.map(fold));
+    match folded.and_then(|a| m.gram_index.get(&a)) {
+        Some(&i) => markov + m.grams[i].1,
+        None if anchor.len() == ANCHOR => markov.min(m.floor),
+        None => markov,
+    }
+}
+
+/// The listed 4-grams that some cluster of this keyword set could accept (each byte in some
+/// anchor's set at its position), the most underestimated first, at most `64 * GRAM_WORDS`: a
+/// few hundred for the built-in pack, so clusters carry small bitsets.
+struct Relevant {
+    excess: Vec<f32>,
+    /// Per anchor position and byte: the relevant 4-grams with that byte there.
+    with: Vec<[GramSet; 128]>,
+}
+
+impl Relevant {
+    fn new(anchors: &[Vec<u8>]) -> Relevant {
+        let m = model();
+        let mut used = [0 as Set; ANCHOR];
+        for a in anchors {
+            for (j, s) in sets_of(a).iter().enumerate() {
+                used[j] |= s;
+            }
+        }
+        let mut grams: Vec<&([u8; 4], f32)> = m
+            .grams
+            .iter()
+            .filter(|(g, excess)| {
+                *excess > 0.0 && g.iter().zip(&used).all(|(&b, &u)| u & (1u128 << b) != 0)
+            })
+            .collect();
+        grams.sort_by(|a, b| b.1.total_cmp(&a.1));
+        grams.truncate(64 * GRAM_WORDS);
+        let mut with = vec![[[0u64; GRAM_WORDS]; 128]; ANCHOR];
+        for (i, (g, _)) in grams.iter().enumerate() {
+            for (j, &b) in g.iter().enumerate() {
+                with[j][usize::from(b)][i / 64] |= 1 << (i % 64);
+            }
+        }
+        Relevant {
+            excess: grams.iter().map(|g| g.1).collect(),
+            with,
+        }
+    }
+}
+
+/// A cluster's byte sets and, per position, the relevant 4-grams whose byte there is in the set.
+#[derive(Clone)]
+struct Profile {
+    sets: [Set; ANCHOR],
+    grams: [GramSet; ANCHOR],
+}
+
+impl Profile {
+    fn of(anchor: &[u8], r: &Relevant) -> Profile {
+        let sets = sets_of(anchor);
+        let grams = std::array::from_fn(|j| match anchor.get(j) {
+            Some(&b) => r.with[j][usize::from(fold(b))],
+            None => [u64::MAX; GRAM_WORDS],
+        });
+        Profile { sets, grams }
+    }
+
+    fn union(&self, other: &Profile) -> Profile {
+        Profile {
+            sets: std::array::from_fn(|j| self.sets[j] | other.sets[j]),
+            grams: std::array::from_fn(|j| {
+                std::array::from_fn(|w| self.grams[j][w] | other.grams[j][w])
+            }),
+        }
+    }
+
+    /// Expected fraction of code positions the cluster flags: the bigram estimate plus what it
+    /// misses on the 4-grams the cluster accepts.
+    fn rate(&self, r: &Relevant) -> f32 {
+        self.union_rate(self, r)
+    }
+
+    /// [`Profile::rate`] of the union of two clusters, without building it (this runs tens of
+    /// thousands of times while clustering).
+    fn union_rate(&self, other: &Profile, r: &Relevant) -> f32 {
+        let (a, b) = (&self.grams, &other.grams);
+        let mut excess = 0.0;
+        for w in 0..GRAM_WORDS {
+            let mut x = (a[0][w] | b[0][w])
+                & (a[1][w] | b[1][w])
+                & (a[2][w] | b[2][w])
+                & (a[3][w] | b[3][w]);
+            while x != 0 {
+                excess += r
+                    .excess
+                    .get(w * 64 + x.trailing_zeros() as usize)
+                    .unwrap_or(&0.0);
+                x &= x - 1;
+            }
+        }
+        let sets = std::array::from_fn(|j| self.sets[j] | other.sets[j]);
+        markov_rate(model(), &sets) + excess
+    }
+}
+
+/// Expected fraction of code positions where some string of `sets` starts (first-order Markov).
+fn markov_rate(m: &Model, sets: &[Set; ANCHOR]) -> f32 {
+    // Probabilities of the strings so far, by their last byte, for the bytes of the last set.
+    let (mut last, mut v) = ([0u8; 128], [0f32; 128]);
+    let mut n = 0;
+    for x in bits(sets[0]) {
+        (last[n], v[n]) = (x as u8, m.first[x]);
+        n += 1;
+    }
+    for &set in &sets[1..] {
+        if set == ANY {
+            break;
+        }
+        let (mut last2, mut w) = ([0u8; 128], [0f32; 128]);
+        let mut k = 0;
+        for y in bits(set) {
+            let p: f32 = (0..n).map(|i| v[i] * m.next[usize::from(last[i])][y]).sum();
+            (last2[k], w[k]) = (y as u8, p);
+            k += 1;
+        }
+        (last, v, n) = (last2, w, k);
+    }
+    v[..n].iter().sum()
+}
+
+/// (keyword, offset of the anchor inside it)
+type KeywordRef = (u32, u32);
+
+/// One distinct anchor and the keywords it stands for.
+#[derive(Debug)]
+pub struct Anchor {
+    /// Folded anchor bytes, little-endian, zero past `len`.
+    value: u32,
+    /// 0x20 at each byte that is a letter: OR-ing it folds the haystack's case there.
+    case: u32,
+    /// 0xff at each of the anchor's bytes.
+    mask: u32,
+    /// Its range of `Buckets::refs`.
+    keywords: std::ops::Range<usize>,
+}
+
+#[derive(Debug)]
+pub struct Buckets {
+    /// Per bucket, per anchor position, the accepted (folded) bytes.
+    pub sets: Vec<[Set; ANCHOR]>,
+    /// Per bucket, its range of `anchors`.
+    members: Vec<std::ops::Range<usize>>,
+    /// Grouped by bucket.
+    anchors: Vec<Anchor>,
+    /// (keyword, offset of the anchor inside it), grouped by anchor.
+    refs: Vec<KeywordRef>,
+    /// Lowercased keywords and their case masks (0x20 at letters).
+    keywords: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+impl Buckets {
+    /// `None` when the keywords do not suit the SIMD pass: none at all, non-ASCII bytes, or more
+    /// distinct anchors than [`MAX_ANCHORS`].
+    pub fn new(keywords: &[impl AsRef<[u8]>]) -> Option<Buckets> {
+        let lowered: Vec<Vec<u8>> = keywords
+            .iter()
+            .map(|k| k.as_ref().to_ascii_lowercase())
+            .collect();
+        if lowered.iter().all(|k| k.is_empty()) || lowered.iter().flatten().any(|&b| b >= 0x80) {
+            return None;
+        }
+
+        // Distinct anchors, each with the keywords it stands for.
+        let mut distinct: Vec<(Vec<u8>, Vec<KeywordRef>)> = Vec::new();
+        for (i, k) in lowered.iter().enumerate() {
+            if k.is_empty() {
+                continue;
+            }
+            let (offset, bytes) = choose_anchor(k);
+            let entry = (i as u32, offset as u32);
+            match distinct.iter_mut().find(|(b, _)| *b == bytes) {
+                Some((_, refs)) => refs.push(entry),
+                None => distinct.push((bytes, vec![entry])),
+            }
+        }
+        if distinct.len() > MAX_ANCHORS {
+            return None;
+        }
+
+        let anchor_bytes: Vec<Vec<u8>> = distinct.iter().map(|(b, _)| b.clone()).collect();
+        let relevant = Relevant::new(&anchor_bytes);
+        let singles: Vec<Profile> = anchor_bytes
+            .iter()
+            .map(|b| Profile::of(b, &relevant))
+            .collect();
+        let (sets, clusters) = cluster(singles, &relevant);
+        let (mut members, mut anchors, mut refs) = (Vec::new(), Vec::new(), Vec::new());
+        for cluster in clusters {
+            let first = anchors.len();
+            for a in cluster {
+                let (bytes, keywords) = &distinct[a];
+                let from = refs.len();
+                refs.extend_from_slice(keywords);
+                anchors.push(Anchor::new(bytes, from..refs.len()));
+            }
+            members.push(first..anchors.len());
+        }
+        let case_masks = lowered
+            .iter()
+            .map(|k| {
+                let case = k
+                    .iter()
+                    .map(|b| if b.is_ascii_lowercase() { 0x20 } else { 0 })
+                    .collect();
+                (k.clone(), case)
+            })
+            .collect();
+        Some(Buckets {
+            sets,
+            members,
+            anchors,
+            refs,
+            keywords: case_masks,
+        })
+    }
+
+    /// Exact check of a flagged position: for every bucket bit set in `buckets` (bit = bucket
+    /// index), every anchor of the bucket that really starts at `at`, every keyword it stands
+    /// for that really occurs there. Reports (keyword, start, end).
+    #[inline]
+    pub fn verify(
+        &self,
+        hay: &[u8],
+        at: usize,
+        buckets: u32,
+        mut hit: impl FnMut(usize, usize, usize),
+    ) {
+        let word = match hay.get(at..at + 4) {
+            Some(w) => u32::from_le_bytes([w[0], w[1], w[2], w[3]]),
+            None => read_u32_padded(hay, at),
+        };
+        let mut bits = buckets;
+        while bits != 0 {
+            let b = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            for anchor in &self.anchors[self.members[b].clone()] {
+                if (word | anchor.case) & anchor.mask != anchor.value {
+                    continue;
+                }
+                for &(k, offset) in &self.refs[anchor.keywords.clone()] {
+                    let (k, offset) = (k as usize, offset as usize);
+                    let Some(start) = at.checked_sub(offset) else {
+                        continue;
+                    };
+                    let (lower, case) = &self.keywords[k];
+                    let end = start + lower.len();
+                    if end <= hay.len()
+                        && hay[start..end]
+                            .iter()
+                            .zip(lower.iter().zip(case))
+                            .all(|(&h, (&l, &c))| h | c == l)
+                    {
+                        hit(k, start, end);
+                    }
+                }
+            }
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.sets.len()
+    }
+
+    /// Whether raw byte `x` passes bucket `b` at anchor position `j`.
+    pub fn accepts(&self, b: usize, j: usize, x: u8) -> bool {
+        let set = self.sets[b][j];
+        set == ANY || (x < 0x80 && set & (1u128 << fold(x)) != 0)
+    }
+
+    /// Whether bucket `b` accepts every byte at anchor position `j` (its anchors are shorter).
+    pub fn accepts_any(&self, b: usize, j: usize) -> bool {
+        self.sets[b][j] == ANY
+    }
+
+    /// Every (folded) byte some anchor holds.
+    pub fn anchor_bytes(&self) -> u128 {
+        self.sets
+            .iter()
+            .flatten()
+            .filter(|&&s| s != ANY)
+            .fold(0, |a, &s| a | s)
+    }
+}
+
+impl Anchor {
+    fn new(bytes: &[u8], keywords: std::ops::Range<usize>) -> Anchor {
+        let (mut value, mut case, mut mask) = (0u32, 0u32, 0u32);
+        for (i, &b) in bytes.iter().enumerate() {
+            value |= u32::from(b) << (8 * i);
+            if b.is_ascii_lowercase() {
+                case |= 0x20 << (8 * i);
+            }
+            mask |= 0xff << (8 * i);
+        }
+        Anchor {
+            value,
+            case,
+            mask,
+            keywords,
+        }
+    }
+}
+
+fn read_u32_padded(hay: &[u8], at: usize) -> u32 {
+    let mut w = [0u8; 4];
+    let n = hay.len().saturating_sub(at).min(4);
+    w[..n].copy_from_slice(&hay[at..at + n]);
+    u32::from_le_bytes(w)
+}
+
+fn sets_of(anchor: &[u8]) -> [Set; ANCHOR] {
+    std::array::from_fn(|j| anchor.get(j).map_or(ANY, |&b| 1u128 << fold(b)))
+}
+
+/// The keyword's least likely window of [`ANCHOR`] bytes (the first of equals), or the whole
+/// keyword when it is no longer than that.
+fn choose_anchor(k: &[u8]) -> (usize, Vec<u8>) {
+    if k.len() <= ANCHOR {
+        return (0, k.to_vec());
+    }
+    let mut best = (f32::INFINITY, 0);
+    for o in 0..=k.len() - ANCHOR {
+        let p = anchor_rate(&k[o..o + ANCHOR]);
+        if p < best.0 {
+            best = (p, o);
+        }
+    }
+    (best.1, k[best.1..best.1 + ANCHOR].to_vec())
+}
+
+/// Greedy agglomerative clustering down to [`BUCKETS`] clusters: repeatedly merge the pair whose
+/// union adds the least expected pass rate. The pair costs live in a matrix and each row caches
+/// its minimum, so a merge costs one row of pass-rate estimates (about 65,000 estimates in all
+/// for the built-in pack's ~220 anchors, a few milliseconds).
+fn cluster(singles: Vec<Profile>, r: &Relevant) -> (Vec<[Set; ANCHOR]>, Vec<Vec<usize>>) {
+    let n = singles.len();
+    let mut profiles = singles;
+    let mut members: Vec<Vec<usize>> = (0..n).map(|i| vec![i]).collect();
+    let mut alive = vec![true; n];
+    let mut rate: Vec<f32> = profiles.iter().map(|p| p.rate(r)).collect();
+    // cost[i * n + j], i != j: what merging i and j adds.
+    let mut cost = vec![f32::INFINITY; n * n];
+    for i in 0..n {
+        for j in i + 1..n {
+            let d = profiles[i].union_rate(&profiles[j], r) - rate[i] - rate[j];
+            cost[i * n + j] = d;
+            cost[j * n + i] = d;
+        }
+    }
+    let row_min = |cost: &[f32], alive: &[bool], i: usize| {
+        (0..n)
+            .filter(|&j| j != i && alive[j])
+            .map(|j| (cost[i * n + j], j))
+            .min_by(|a, b| a.0.total_cmp(&b.0))
+    };
+    let mut best: Vec<Option<(f32, usize)>> = (0..n).map(|i| row_min(&cost, &alive, i)).collect();
+    let mut count = n;
+    while count > BUCKETS {
+        let Some((_, i, j)) = (0..n)
+            .filter(|&i| alive[i])
+            .filter_map(|i| best[i].map(|(d, j)| (d, i, j)))
+            .min_by(|a, b| a.0.total_cmp(&b.0))
+        else {
+            break;
+        };
+        profiles[i] = profiles[i].union(&profiles[j]);
+        rate[i] = profiles[i].rate(r);
+        let moved = std::mem::take(&mut members[j]);
+        members[i].extend(moved);
+        alive[j] = false;
+        best[j] = None;
+        count -= 1;
+        for k in (0..n).filter(|&k| alive[k] && k != i) {
+            let d = profiles[i].union_rate(&profiles[k], r) - rate[i] - rate[k];
+            cost[i * n + k] = d;
+            cost[k * n + i] = d;
+        }
+        for k in (0..n).filter(|&k| alive[k]) {
+            let stale = k == i || matches!(best[k], Some((_, p)) if p == i || p == j);
+            if stale {
+                best[k] = row_min(&cost, &alive, k);
+            } else if let Some((d, _)) = best[k] {
+                if cost[k * n + i] < d {
+                    best[k] = Some((cost[k * n + i], i));
+                }
+            }
+        }
+    }
+    let keep: Vec<usize> = (0..n).filter(|&i| alive[i]).collect();
+    (
+        keep.iter().map(|&i| profiles[i].sets).collect(),
+        keep.iter()
+            .map(|&i| std::mem::take(&mut members[i]))
+            .collect(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn anchors_avoid_common_text() {
+        // `_key` and `secr` are everywhere in code; the window around `access` is not.
+        let (o, a) = choose_anchor(b"secret_access_key");
+        assert!(
+            !a.starts_with(b"secr") && !a.ends_with(b"_key"),
+            "{o} {a:?}"
+        );
+    }
+
+    #[test]
+    fn similar_anchors_share_buckets() {
+        // With the built-in pack's ~220 anchors in 32 buckets, families that differ in one byte
+        // cost almost nothing together and must not be spread over several buckets.
+        let keywords = crate::rules::RuleSet::builtin().unwrap().keywords();
+        let b = Buckets::new(&keywords).unwrap();
+        assert_eq!(b.len(), BUCKETS);
+        for family in [
+            &["ghp_", "gho_", "ghu_", "ghs_", "ghr_"][..],
+            &["xoxb", "xoxp", "xoxa"],
+        ] {
+            let holding: Vec<usize> = (0..b.len())
+                .filter(|&i| {
+                    b.anchors[b.members[i].clone()].iter().any(|a| {
+                        family.iter().any(|f| {
+                            a.value == u32::from_le_bytes(f.as_bytes().try_into().unwrap())
+                        })
+                    })
+                })
+                .collect();
+            assert_eq!(holding.len(), 1, "{family:?} are in buckets {holding:?}");
+        }
+    }
+
+    #[test]
+    fn verify_checks_case_insensitively_and_at_the_edges() {
+        let b = Buckets::new(&["sk_live_", "q~"]).unwrap();
+        let all = u32::MAX >> (32 - b.sets.len());
+        let mut got = Vec::new();
+        let hay = b"xSK_Live_ q~";
+        for at in 0..hay.len() {
+            b.verify(hay, at, all, |k, s, e| got.push((k, s, e)));
+        }
+        assert_eq!(got, vec![(0, 1, 9), (1, 10, 12)]);
+        got.clear();
+        for at in 0..8 {
+            b.verify(b"sk_live", at, all, |k, s, e| got.push((k, s, e)));
+        }
+        assert!(got.is_empty(), "a keyword cut by the end is not a hit");
+    }
+}
