@@ -189,15 +189,21 @@ impl Scanner {
         buf: &mut Vec<u8>,
         emit: &mut dyn FnMut(Finding),
     ) -> io::Result<Scanned> {
-        buf.clear();
+        // `buf` only grows and stays initialised; `filled` is how much of it holds this
+        // stream. Reading into it needs no zeroing and no size probes (std's `read_to_end` on
+        // a file costs an fstat and an lseek per file: 54,000 syscalls on the 27,000-file
+        // benchmark tree).
+        let mut filled = 0;
         let (mut line, mut column) = (1u64, 0u64);
         let mut accept_from = 0;
         let mut first = true;
         loop {
-            let carried = buf.len();
-            let eof = fill(reader, buf, CHUNK_SIZE)?;
+            let carried = filled;
+            let eof;
+            (filled, eof) = fill(reader, buf, filled, CHUNK_SIZE)?;
+            let data = &buf[..filled];
             if first {
-                if is_binary(buf) {
+                if is_binary(data) {
                     self.stats.binary_skipped.fetch_add(1, Relaxed);
                     return Ok(Scanned::Binary);
                 }
@@ -206,14 +212,10 @@ impl Scanner {
             }
             self.stats
                 .bytes
-                .fetch_add((buf.len() - carried) as u64, Relaxed);
-            let limit = if eof {
-                buf.len()
-            } else {
-                buf.len() - CHUNK_OVERLAP
-            };
+                .fetch_add((filled - carried) as u64, Relaxed);
+            let limit = if eof { filled } else { filled - CHUNK_OVERLAP };
             let view = Chunk {
-                bytes: buf,
+                bytes: data,
                 accept: accept_from..limit,
                 line,
                 column,
@@ -224,7 +226,8 @@ impl Scanner {
             }
             let carry_from = limit.saturating_sub(CHUNK_CONTEXT);
             (line, column) = advance(line, column, &buf[..carry_from]);
-            buf.drain(..carry_from);
+            buf.copy_within(carry_from..filled, 0);
+            filled -= carry_from;
             accept_from = limit - carry_from;
         }
     }
@@ -352,16 +355,29 @@ struct Chunk<'a> {
 }
 
 /// Reads until `buf` holds `target` bytes or the stream ends; true at end of stream.
-fn fill(reader: &mut dyn Read, buf: &mut Vec<u8>, target: usize) -> io::Result<bool> {
-    while buf.len() < target {
-        let n = (&mut *reader)
-            .take((target - buf.len()) as u64)
-            .read_to_end(buf)?;
-        if n == 0 {
-            return Ok(true);
+/// Reads into `buf[filled..]` until `target` bytes are held or the stream ends; returns the new
+/// fill and whether the stream ended. Grows `buf` (zeroing only the growth) when it is full.
+fn fill(
+    reader: &mut dyn Read,
+    buf: &mut Vec<u8>,
+    mut filled: usize,
+    target: usize,
+) -> io::Result<(usize, bool)> {
+    const FIRST: usize = 64 << 10;
+    while filled < target {
+        if filled == buf.len() {
+            let grown = (buf.len() * 2).clamp(FIRST, target.max(FIRST));
+            buf.resize(grown, 0);
+        }
+        let end = buf.len().min(target);
+        match reader.read(&mut buf[filled..end]) {
+            Ok(0) => return Ok((filled, true)),
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
         }
     }
-    Ok(false)
+    Ok((filled, false))
 }
 
 fn advance(line: u64, column: u64, passed: &[u8]) -> (u64, u64) {
@@ -500,6 +516,43 @@ keywords = ["tk_"]
             assert_eq!(f[0].line as usize, start / 100 + 1, "shift {shift}");
             assert_eq!(f[0].column as usize, start % 100 + 2, "shift {shift}");
         }
+    }
+
+    /// Hands out at most 7 bytes per read, as a pipe or a slow disk may.
+    struct Trickle<'a>(&'a [u8]);
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            let n = self.0.len().min(out.len()).min(7);
+            out[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn a_reused_buffer_never_shows_the_previous_stream() {
+        // The scratch buffer keeps its size between streams; a short stream after a long one
+        // must see only its own bytes, however the reads are cut.
+        let s = scanner();
+        let mut scratch = Scratch::default();
+        let mut scan_with = |data: &[u8]| {
+            let mut out = Vec::new();
+            s.scan_reader(
+                &mut Trickle(data),
+                &Origin::new("t"),
+                &mut scratch,
+                &mut |f| out.push(f),
+            )
+            .unwrap();
+            out
+        };
+        let mut long = vec![b'x'; 200_000];
+        long.extend_from_slice(format!("\n{KEY}\n").as_bytes());
+        assert_eq!(scan_with(&long).len(), 1);
+        assert!(scan_with(b"short and clean\n").is_empty());
+        let f = scan_with(format!("a\nb {KEY}\n").as_bytes());
+        assert_eq!((f.len(), f[0].line, f[0].column), (1, 2, 3));
     }
 
     #[test]

@@ -1,13 +1,12 @@
 //! Directory trees: a parallel walk (the `ignore` crate, as in ripgrep), one scratch per thread.
 
 use std::fs::File;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use ignore::{WalkBuilder, WalkState};
 
 use crate::finding::Origin;
-use crate::scan::{Collector, Scanner, Scratch, CHUNK_SIZE};
+use crate::scan::{Collector, Scanner, Scratch};
 
 #[derive(Debug, Clone, Default)]
 pub struct DirOptions {
@@ -69,23 +68,10 @@ fn scan_file(scanner: &Scanner, path: &Path, scratch: &mut Scratch, collector: &
     }
     let origin = Origin::with_path("dir", shown);
     let mut emit = |f| collector.push(f);
-    let result = File::open(path).and_then(|mut file| {
-        let small = file.metadata()?.len() <= CHUNK_SIZE as u64;
-        if small {
-            let mut buf = std::mem::take(&mut scratch.buf);
-            buf.clear();
-            let read = file.read_to_end(&mut buf);
-            if read.is_ok() {
-                scanner.scan_bytes(&buf, &origin, scratch, &mut emit);
-            }
-            scratch.buf = buf;
-            read.map(drop)
-        } else {
-            scanner
-                .scan_reader(&mut file, &origin, scratch, &mut emit)
-                .map(drop)
-        }
-    });
+    // Every file goes through the streaming reader: small ones end in one chunk, and nothing
+    // needs the file's size first (one syscall less per file).
+    let result = File::open(path)
+        .and_then(|mut file| scanner.scan_reader(&mut file, &origin, scratch, &mut emit));
     if let Err(e) = result {
         scanner.error(format_args!("{}: {e}", path.display()));
     }
