@@ -2,7 +2,7 @@
 //!
 //! This pass touches every byte scanned, so it decides keysweep's speed. Three backends find the
 //! same hits (the tests hold each to the aho-corasick crate as an oracle):
-//! - [`Backend::Avx512Vbmi`]: a Teddy-style SIMD filter over 32 buckets of keyword anchors
+//! - [`Backend::Avx512Vbmi`]: a Teddy-style SIMD filter over 48 buckets of keyword anchors
 //!   ([`buckets`], [`simd`]), then an exact check of the few flagged positions;
 //! - [`Backend::Dfa`]: an interleaved Aho-Corasick DFA ([`dfa`]), for CPUs without AVX-512 VBMI,
 //!   other architectures and keyword sets the bucket filter does not take.
@@ -160,7 +160,7 @@ fn verifier<'a>(
     b: &'a buckets::Buckets,
     hay: &'a [u8],
     found: &'a mut Vec<Hit>,
-) -> impl FnMut(usize, u32) + 'a {
+) -> impl FnMut(usize, u64) + 'a {
     move |at, bits| {
         b.verify(hay, at, bits, |keyword, start, end| {
             found.push(Hit {

@@ -2,7 +2,7 @@
 //! anchor of which bucket, per step.
 //!
 //! It is Teddy (Hyperscan, the aho-corasick crate) reworked for hundreds of keywords:
-//! - 32 buckets in 4 groups of 8 instead of 8 or 16, chosen by clustering ([`super::buckets`]);
+//! - 48 buckets in 6 groups of 8 instead of 8 or 16, chosen by clustering ([`super::buckets`]);
 //! - each byte is first mapped to its *class* (one per distinct anchor byte, case folded, and 0
 //!   for every other byte) with a 128-entry `vpermi2b` lookup; then, per anchor position and
 //!   group, a 64-entry `vpermb` lookup gives the group's buckets that accept that class there.
@@ -11,7 +11,7 @@
 //!   code (measured); whole-byte classes flag one every ~450 bytes.
 //!
 //! The AND of the 4 positions' lookups at `hay[i + j]` gives, for each `i`, the buckets whose
-//! every position accepts the haystack. All 18 tables stay in registers.
+//! every position accepts the haystack. All 26 tables stay in registers.
 //!
 //! An AVX2 version of the same idea (nibble lookups) measured slower than the DFA (0.7 against
 //! 2.1 GiB/s on code), so CPUs without VBMI use the DFA.
@@ -66,8 +66,6 @@ impl VbmiTables {
     }
 }
 
-/// Positions past the last full step are scanned from a zero-padded copy. Zero bytes are class 0,
-/// which starts no anchor, so padding cannot flag a position of its own.
 const STEP: usize = 64;
 
 /// Calls `flag(position, bucket bits)` for every position of `hay` some bucket accepts, in order.
@@ -75,12 +73,15 @@ const STEP: usize = 64;
 /// # Safety
 /// The CPU must support AVX-512 F, BW and VBMI.
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
-pub unsafe fn scan_vbmi(t: &VbmiTables, hay: &[u8], mut flag: impl FnMut(usize, u32)) {
-    let full = hay.len().saturating_sub(ANCHOR - 1) / STEP;
+pub unsafe fn scan_vbmi(t: &VbmiTables, hay: &[u8], mut flag: impl FnMut(usize, u64)) {
+    // Each step also reads the next step's 64 bytes (its first 3 complete the anchors of the
+    // step's last positions). The last one or two steps run over a zero-padded copy: zero
+    // bytes are class 0, which starts no anchor, so padding cannot flag a position of its own.
+    let full = (hay.len() / STEP).saturating_sub(1);
     run(t, hay.as_ptr(), full, 0, hay.len(), &mut flag);
     let done = full * STEP;
     if done < hay.len() {
-        let mut tail = [0u8; 2 * STEP + ANCHOR];
+        let mut tail = [0u8; 3 * STEP];
         let rest = &hay[done..];
         tail[..rest.len()].copy_from_slice(rest);
         let steps = rest.len().div_ceil(STEP);
@@ -88,8 +89,8 @@ pub unsafe fn scan_vbmi(t: &VbmiTables, hay: &[u8], mut flag: impl FnMut(usize, 
     }
 }
 
-/// `steps` steps from `p`, which is haystack position `base`; reads `steps * STEP + ANCHOR - 1`
-/// bytes from `p`. Flags at or past `limit` are dropped.
+/// `steps` steps from `p`, which is haystack position `base`; reads `(steps + 1) * STEP` bytes
+/// from `p`. Flags at or past `limit` are dropped.
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
 unsafe fn run(
     t: &VbmiTables,
@@ -97,21 +98,33 @@ unsafe fn run(
     steps: usize,
     base: usize,
     limit: usize,
-    flag: &mut impl FnMut(usize, u32),
+    flag: &mut impl FnMut(usize, u64),
 ) {
     let class_lo = _mm512_loadu_si512(t.class.as_ptr().cast());
     let class_hi = _mm512_loadu_si512(t.class.as_ptr().add(64).cast());
     let tables: [[__m512i; ANCHOR]; GROUPS] = std::array::from_fn(|g| {
         std::array::from_fn(|j| _mm512_loadu_si512(t.buckets[g][j].as_ptr().cast()))
     });
+    let classes = |at: *const u8| {
+        let v = _mm512_loadu_si512(at.cast());
+        // Non-ASCII bytes would index with their low 7 bits: make them class 0.
+        let ascii = !_mm512_movepi8_mask(v);
+        _mm512_maskz_permutex2var_epi8(ascii, class_lo, v, class_hi)
+    };
+    let mut cur = classes(p);
     for s in 0..steps {
-        let at = p.add(s * STEP);
-        let c: [__m512i; ANCHOR] = std::array::from_fn(|j| {
-            let v = _mm512_loadu_si512(at.add(j).cast());
-            // Non-ASCII bytes would index with their low 7 bits: make them class 0.
-            let ascii = !_mm512_movepi8_mask(v);
-            _mm512_maskz_permutex2var_epi8(ascii, class_lo, v, class_hi)
-        });
+        let next = classes(p.add((s + 1) * STEP));
+        // The classes of bytes 1, 2 and 3 further on: `cur` shifted across its 128-bit lanes,
+        // its top filled from `next` (one lane move, then byte shifts within lanes). Cheaper
+        // than three more loads and class lookups.
+        let ahead16 = _mm512_alignr_epi32::<4>(next, cur);
+        let c = [
+            cur,
+            _mm512_alignr_epi8::<1>(ahead16, cur),
+            _mm512_alignr_epi8::<2>(ahead16, cur),
+            _mm512_alignr_epi8::<3>(ahead16, cur),
+        ];
+        cur = next;
         let mut r = [_mm512_setzero_si512(); GROUPS];
         let mut any: u64 = 0;
         for g in 0..GROUPS {
@@ -139,9 +152,9 @@ unsafe fn run(
             if pos + k >= limit {
                 break;
             }
-            let mut buckets = 0u32;
+            let mut buckets = 0u64;
             for (g, b) in bytes.iter().enumerate() {
-                buckets |= u32::from(b[k]) << (GROUP * g);
+                buckets |= u64::from(b[k]) << (GROUP * g);
             }
             flag(pos + k, buckets);
         }
