@@ -535,6 +535,9 @@ mod tests {
             !a.starts_with(b"secr") && !a.ends_with(b"_key"),
             "{o} {a:?}"
         );
+        // A bigram model alone rates `ault` rare; the 4-gram list knows "default".
+        let (o, a) = choose_anchor(b"vault_token");
+        assert_ne!(a, b"ault", "{o}");
     }
 
     #[test]
