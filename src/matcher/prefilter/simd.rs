@@ -45,16 +45,16 @@ impl VbmiTables {
         for x in b'A'..=b'Z' {
             class[usize::from(x)] = class[usize::from(x.to_ascii_lowercase())];
         }
-        // Any byte of a class stands for all of them, so the class's first byte decides; class 0
-        // (bytes in no anchor) passes only where a bucket accepts anything.
+        // A class is one anchor byte (both cases), so every bucket accepts all of a class's bytes
+        // or none. Class 0 holds the bytes in no anchor, ASCII or not (the kernel masks non-ASCII
+        // bytes to it): it passes only where a bucket accepts any byte.
         let mut buckets = [[[0u8; 64]; ANCHOR]; GROUPS];
         for bucket in 0..b.len() {
             let (g, bit) = (bucket / GROUP, 1u8 << (bucket % GROUP));
             for (j, table) in buckets[g].iter_mut().enumerate() {
                 for x in 0..128u8 {
-                    let c = usize::from(class[usize::from(x)]);
-                    if b.accepts(bucket, j, x) && (c != 0 || b.accepts_any(bucket, j)) {
-                        table[c] |= bit;
+                    if b.accepts(bucket, j, x) {
+                        table[usize::from(class[usize::from(x)])] |= bit;
                     }
                 }
                 if b.accepts_any(bucket, j) {
