@@ -11,6 +11,8 @@
 //! forces one (for benchmarks and for ruling the prefilter out when chasing a bug); a backend the
 //! CPU lacks falls back to the best available.
 
+// The bucket filter exists for the SIMD kernel, which is x86-64 only.
+#[cfg(target_arch = "x86_64")]
 mod buckets;
 mod dfa;
 #[cfg(target_arch = "x86_64")]
@@ -72,6 +74,7 @@ pub struct Prefilter {
 #[derive(Default)]
 pub struct PrefilterScratch {
     dfa: DfaScratch,
+    #[cfg(target_arch = "x86_64")]
     hits: Vec<Hit>,
 }
 
@@ -119,37 +122,34 @@ impl Prefilter {
     /// How many positions the SIMD pass flags for an exact check (0 for the DFA), without
     /// checking them: for the prefilter benchmark.
     #[doc(hidden)]
+    #[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))]
     pub fn flagged(&self, hay: &[u8]) -> u64 {
-        let mut n = 0u64;
         match &self.engine {
-            Engine::Dfa(_) => {}
-            // SAFETY: as in `for_each`.
+            Engine::Dfa(_) => 0,
             #[cfg(target_arch = "x86_64")]
-            Engine::Vbmi(_, t) => unsafe { simd::scan_vbmi(t, hay, |_, _| n += 1) },
+            Engine::Vbmi(_, t) => {
+                let mut n = 0;
+                // SAFETY: as in `for_each`.
+                unsafe { simd::scan_vbmi(t, hay, |_, _| n += 1) };
+                n
+            }
         }
-        n
     }
 
     /// Calls `hit` for every keyword occurrence (overlapping ones included), in order of end.
-    pub fn for_each(&self, hay: &[u8], scratch: &mut PrefilterScratch, mut hit: impl FnMut(Hit)) {
+    pub fn for_each(&self, hay: &[u8], scratch: &mut PrefilterScratch, hit: impl FnMut(Hit)) {
         match &self.engine {
-            Engine::Dfa(dfa) => return dfa.for_each(hay, &mut scratch.dfa, hit),
-            // SAFETY: the engine exists only if `Backend::supported` said the CPU has the
-            // features (`with_backend`).
+            Engine::Dfa(dfa) => dfa.for_each(hay, &mut scratch.dfa, hit),
             #[cfg(target_arch = "x86_64")]
-            Engine::Vbmi(b, t) => unsafe {
-                simd::scan_vbmi(t, hay, verifier(b, hay, &mut scratch.hits))
-            },
-        }
-        #[cfg(target_arch = "x86_64")]
-        {
-            // Flags come in order of anchor position; keywords put their anchors at different
-            // offsets, so order by end as the DFA does.
-            scratch.hits.sort_unstable();
-            for &h in &scratch.hits {
-                hit(h);
+            Engine::Vbmi(b, t) => {
+                // SAFETY: the engine exists only if `Backend::supported` said the CPU has the
+                // features (`with_backend`).
+                unsafe { simd::scan_vbmi(t, hay, verifier(b, hay, &mut scratch.hits)) };
+                // Flags come in order of anchor position; keywords put their anchors at
+                // different offsets, so order by end as the DFA does.
+                scratch.hits.sort_unstable();
+                scratch.hits.drain(..).for_each(hit);
             }
-            scratch.hits.clear();
         }
     }
 }
