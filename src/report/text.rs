@@ -3,8 +3,9 @@
 use std::io::{self, Write};
 
 use crate::finding::Finding;
+use crate::messages::human_bytes;
+use crate::report::Summary;
 use crate::rules::Severity;
-use crate::scan::Summary;
 
 struct Paint {
     on: bool,
@@ -118,20 +119,5 @@ fn plural(n: u64) -> &'static str {
         ""
     } else {
         "s"
-    }
-}
-
-pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u < UNITS.len() - 1 {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
     }
 }
