@@ -12,10 +12,10 @@
 mod attribution;
 mod diff;
 mod history;
+mod parallel;
 mod range;
 mod read;
 mod state;
-mod stream;
 
 pub(crate) use diff::added_lines;
 
