@@ -16,6 +16,8 @@ mod parallel;
 mod range;
 mod read;
 mod state;
+mod tips;
+mod trees;
 
 pub(crate) use diff::added_lines;
 
@@ -321,7 +323,7 @@ fn sweep(run: &Run<'_>, repo: gix::Repository, options: &GitOptions) -> anyhow::
         None => None,
     };
     let mut error = |m: String| run.error(m);
-    let tips = history::tips(&repo, &mut error)?;
+    let tips = tips::tips(&repo, &mut error)?;
     if let (Some(path), Some(known)) = (&options.state, &known) {
         if !options.all_objects && known.targets == tips.targets {
             scanner.messages.note(format_args!(
@@ -398,7 +400,7 @@ fn sweep(run: &Run<'_>, repo: gix::Repository, options: &GitOptions) -> anyhow::
                 let trees = std::mem::take(&mut stored.trees);
                 let none = HashSet::default();
                 let contents =
-                    history::walk_trees(&repo, roots, &none, &none, true, Some(&trees), &mut error);
+                    trees::walk_trees(&repo, roots, &none, &none, true, Some(&trees), &mut error);
                 drop(trees);
                 run.sweep_all(
                     &sync,
@@ -459,7 +461,7 @@ impl Run<'_> {
     ) -> anyhow::Result<Swept> {
         let repo = sync.to_thread_local();
         let mut error = |m: String| self.error(m);
-        let contents = history::walk_trees(
+        let contents = trees::walk_trees(
             &repo,
             roots,
             &known.trees,
@@ -494,7 +496,7 @@ impl Run<'_> {
         sync: &gix::ThreadSafeRepository,
         history: &history::History,
         mut reading: read::Reading,
-        mut contents: history::Contents,
+        mut contents: trees::Contents,
         extra_blobs: Vec<ObjectId>,
         keep_unreachable: bool,
     ) -> anyhow::Result<Swept> {

@@ -13,7 +13,7 @@ use gix::objs::{FindHeader, Kind};
 use gix::ObjectId;
 
 use super::attribution::{self, CommitInfoCache, Intro};
-use super::{added_lines, history, read, Run, Swept};
+use super::{added_lines, history, read, trees, Run, Swept};
 use crate::scan::Scratch;
 
 const FETCH_HINT: &str = "fetch the missing history (`git fetch --unshallow`, or `git fetch \
@@ -99,7 +99,7 @@ pub(super) fn scan(
         }
     }
     let none = HashSet::default();
-    let before = history::walk_trees(&repo, before_trees, &none, &none, false, None, &mut |e| {
+    let before = trees::walk_trees(&repo, before_trees, &none, &none, false, None, &mut |e| {
         report(e)
     });
     let failures = failures.into_inner().unwrap_or_else(|p| p.into_inner());
