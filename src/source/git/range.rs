@@ -13,7 +13,7 @@ use gix::objs::{FindHeader, Kind};
 use gix::ObjectId;
 
 use super::attribution::{self, CommitInfoCache, Intro};
-use super::{added_lines, history, read, trees, Run, Swept};
+use super::{added_lines, history, read, trees, Run};
 use crate::scan::Scratch;
 
 const FETCH_HINT: &str = "fetch the missing history (`git fetch --unshallow`, or `git fetch \
@@ -143,15 +143,7 @@ pub(super) fn scan(
         }
         run.emit_hit(&repo, hit, &added, &mut commits);
     }
-    run.note_counts(
-        history.len(),
-        &Swept {
-            reading,
-            trees: HashSet::default(),
-            reachable,
-            unreachable: 0,
-        },
-    );
+    run.note_counts(history.len(), reachable, &reading, 0);
     Ok(())
 }
 

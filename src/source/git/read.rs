@@ -50,6 +50,17 @@ pub struct Reading {
     pub trees: TreeCache,
 }
 
+impl Reading {
+    /// Adds what a later reading produced (its trees are not kept).
+    pub fn absorb(&mut self, later: Reading) {
+        self.hits.extend(later.hits);
+        self.done.extend(later.done);
+        self.failed.extend(later.failed);
+        self.blobs_read += later.blobs_read;
+        self.streamed += later.streamed;
+    }
+}
+
 /// Reads and scans every blob in `wanted` once, on `threads` threads.
 pub fn scan_blobs(
     scanner: &Scanner,
