@@ -18,8 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicUsize;
 
 use gix::hashtable::HashSet;
-use gix::objs::FindHeader;
-use gix::objs::Kind;
+use gix::objs::{FindHeader, Kind};
 use gix::odb::store::iter::Ordering as StoreOrdering;
 use gix::ObjectId;
 

@@ -69,6 +69,7 @@ impl Select<'_> {
         }
     }
 }
+
 /// Which blobs the pack traversals are for.
 pub(super) enum Packs<'a> {
     /// These (scanned ones are removed); packs holding few of them are left to lookups.
