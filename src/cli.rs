@@ -430,6 +430,25 @@ pub struct EventsArgs {
     pub scan: ScanArgs,
 }
 
+impl SweepArgs {
+    /// The sweep these flags ask for; the report is [`ScanArgs::report`].
+    pub fn options(&self) -> crate::github::sweep::SweepOptions {
+        crate::github::sweep::SweepOptions {
+            include: self.include.clone(),
+            exclude: self.exclude.clone(),
+            include_forks: self.include_forks,
+            include_archived: self.include_archived,
+            visibility: self.visibility,
+            shard: self.shard,
+            parallel_repos: self.parallel_repos,
+            fetch_all: self.fetch_all,
+            cache: self.api.cache.clone(),
+            threads: self.scan.threads,
+            quiet: self.scan.quiet,
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum ReportCommand {
     /// Join keysweep reports (JSON Lines or JSON, or SARIF), e.g. the outputs of a sharded
@@ -528,10 +547,43 @@ mod tests {
         assert_eq!(name, "acme");
         assert_eq!(sweep.shard.map(|s| (s.index, s.count)), Some((2, 4)));
         assert_eq!(sweep.exclude, vec!["*-old".to_string()]);
-        assert!(Cli::try_parse_from(["keysweep", "github", "org", "a", "--shard", "5/4"]).is_err());
+        let err =
+            Cli::try_parse_from(["keysweep", "github", "org", "a", "--shard", "5/4"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::ValueValidation);
         assert!(
-            Cli::try_parse_from(["keysweep", "github", "events", "--org", "a", "--user", "b"])
-                .is_err()
+            err.to_string()
+                .contains(r#""5/4" is not K/N with 1 <= K <= N (e.g. 2/4)"#),
+            "{err}"
         );
+        let err =
+            Cli::try_parse_from(["keysweep", "github", "events", "--org", "a", "--user", "b"])
+                .unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::ArgumentConflict);
+    }
+
+    #[test]
+    fn github_flags_become_library_options() {
+        let cli = Cli::try_parse_from([
+            "keysweep",
+            "github",
+            "repo",
+            "acme/api",
+            "--include-forks",
+            "--parallel-repos",
+            "2",
+            "-j",
+            "3",
+            "--cache",
+            "c",
+            "--quiet",
+        ])
+        .unwrap();
+        let Command::Github(GithubCommand::Repo { sweep, .. }) = cli.command else {
+            panic!("not github repo")
+        };
+        let o = sweep.options();
+        assert!(o.include_forks && !o.include_archived && !o.fetch_all && o.quiet);
+        assert_eq!((o.parallel_repos, o.threads), (2, 3));
+        assert_eq!(o.cache, PathBuf::from("c"));
     }
 }

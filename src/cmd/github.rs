@@ -23,7 +23,13 @@ pub fn run(command: GithubCommand, messages: &Messages) -> anyhow::Result<Outcom
     };
     let pipeline = Pipeline::build(&sweep.scan.pipeline(Some(Path::new("."))), messages.clone())?;
     let client = connect(&sweep.api, messages)?;
-    sweep::run(target, &sweep, &pipeline, &client)
+    sweep::run(
+        target,
+        &sweep.options(),
+        &sweep.scan.report(),
+        &pipeline,
+        &client,
+    )
 }
 
 /// The API client, with the token from the environment variable the user named. The token is
