@@ -449,6 +449,26 @@ impl SweepArgs {
     }
 }
 
+impl EventsArgs {
+    /// The feed and polling these flags ask for; fails on a malformed name.
+    pub fn options(&self) -> anyhow::Result<crate::github::events::EventsOptions> {
+        use crate::github::feed::Feed;
+        let feed = match (&self.org, &self.repo, &self.user) {
+            (Some(org), _, _) => Feed::org(org)?,
+            (_, Some(repo), _) => Feed::repo(repo)?,
+            (_, _, Some(user)) => Feed::user(user)?,
+            _ => Feed::Public,
+        };
+        Ok(crate::github::events::EventsOptions {
+            feed,
+            state: self.state.clone(),
+            watch: self.watch,
+            cache: self.api.cache.clone(),
+            quiet: self.scan.quiet,
+        })
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum ReportCommand {
     /// Join keysweep reports (JSON Lines or JSON, or SARIF), e.g. the outputs of a sharded
@@ -585,5 +605,24 @@ mod tests {
         assert!(o.include_forks && !o.include_archived && !o.fetch_all && o.quiet);
         assert_eq!((o.parallel_repos, o.threads), (2, 3));
         assert_eq!(o.cache, PathBuf::from("c"));
+
+        let events = |args: &[&str]| {
+            let cli =
+                Cli::try_parse_from(["keysweep", "github", "events"].iter().chain(args)).unwrap();
+            let Command::Github(GithubCommand::Events(e)) = cli.command else {
+                panic!("not github events")
+            };
+            e.options()
+        };
+        let o = events(&["--repo", "acme/api", "--watch", "--state", "s.json"]).unwrap();
+        assert_eq!(o.feed, crate::github::feed::Feed::Repo("acme/api".into()));
+        assert!(o.watch && !o.quiet);
+        assert_eq!(o.state, Some(PathBuf::from("s.json")));
+        assert_eq!(o.cache, PathBuf::from(".keysweep/github"));
+        assert_eq!(events(&[]).unwrap().feed, crate::github::feed::Feed::Public);
+        assert_eq!(
+            events(&["--user", "a/b"]).unwrap_err().to_string(),
+            r#""a/b" is not a user name"#
+        );
     }
 }
