@@ -3,7 +3,8 @@
 //! is cut); a wiki edit; a new branch or repository; a repository made public (a full sweep).
 //!
 //! The events poller ([`super::events`]) feeds it Events API events, and a webhook receiver can
-//! feed it webhook deliveries: both carry the same payloads, only the names of the kinds differ
+//! feed it webhook deliveries: their payloads have the same shapes (a push's new tip is `head`
+//! in one and `after` in the other; either is taken), only the names of the kinds differ
 //! ([`Kind::from_events_api`], [`Kind::from_webhook`]). The handler neither loops nor writes
 //! reports: findings go to the caller's `emit`, problems to the scanner's `Messages`.
 

@@ -1,5 +1,5 @@
-//! `keysweep github org|user|repo`: list the repositories, mirror each, scan each mirror's
-//! history with the git engine, incrementally.
+//! Sweeping repositories (`keysweep github org|user|repo`): list them, mirror each, scan each
+//! mirror's history with the git engine, incrementally.
 //!
 //! Cost of a rerun: the listing (one API request per 100 repositories) and, for repositories
 //! GitHub says were pushed to since the last complete sweep, one fetch and a scan of the new
@@ -24,7 +24,7 @@ use crate::messages::{count, Messages};
 use crate::pipeline::{Outcome, Pipeline, ReportSpec};
 use crate::scan::{Collector, Scanner};
 
-/// Everything the per-repository work shares, in a sweep and in the events poller.
+/// Everything the per-repository work shares, in a sweep and in the event handler.
 pub struct Sweeper<'a> {
     pub client: &'a Client,
     pub scanner: &'a Scanner,
