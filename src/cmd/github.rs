@@ -30,7 +30,8 @@ pub fn run(command: GithubCommand, messages: &Messages) -> anyhow::Result<Outcom
 fn run_events(args: &EventsArgs, messages: &Messages) -> anyhow::Result<Outcome> {
     let pipeline = Pipeline::build(&args.scan.pipeline(Some(Path::new("."))), messages.clone())?;
     let client = connect(&args.api, messages)?;
-    // After the pipeline and the client, so their errors and notes come first, as they did.
+    // Checked after the pipeline and the client are built, whose errors and notes come first:
+    // the order users and scripts have seen.
     let options = args.options()?;
     events::run(&options, &args.scan.report(), &pipeline, &client)
 }
