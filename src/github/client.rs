@@ -11,42 +11,36 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-// The crate is renamed in Cargo.toml (two reqwest versions are built; see there).
-use reqwest13 as reqwest;
-
-use reqwest::blocking::Response;
+use reqwest::blocking::{RequestBuilder, Response};
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, ETAG, IF_NONE_MATCH, LINK};
 use reqwest::{StatusCode, Url};
 use serde::de::DeserializeOwned;
 
-/// Waits on one request before giving up: each wait is a full rate-limit window or a
-/// server-requested pause, so this bounds a run that the server keeps refusing.
-const MAX_RATE_WAITS: u32 = 8;
-/// Attempts for server errors (5xx) and dropped connections, with backoff between them.
-const MAX_ATTEMPTS: u32 = 4;
+pub use crate::http::Token;
+use crate::http::{self, ClientOptions, GiveUp, Retry, RetryPolicy};
+use crate::messages::Messages;
+
+/// Server errors (5xx) and dropped connections: 4 attempts, waits drawn below 2, 4 and 8 s.
+const TRANSIENT: RetryPolicy = RetryPolicy {
+    max_attempts: 4,
+    base: Duration::from_secs(2),
+    backoff_cap: Duration::from_secs(32),
+    max_retry_after: Duration::from_secs(32),
+    max_total_wait: Duration::from_secs(60),
+};
+/// Rate limits: each wait is a full rate-limit window or a server-requested pause, so the
+/// number of waits (8) bounds a run that the server keeps refusing; the caps keep one odd
+/// header (a reset hours away) from holding the run.
+const RATE_LIMITS: RetryPolicy = RetryPolicy {
+    max_attempts: 9,
+    base: SECONDARY_DEFAULT_WAIT,
+    backoff_cap: SECONDARY_DEFAULT_WAIT,
+    // The primary limit resets hourly; a minute of clock skew on top.
+    max_retry_after: Duration::from_secs(3660),
+    max_total_wait: Duration::from_secs(2 * 3600),
+};
 /// GitHub's advice for a secondary rate limit that names no wait: at least a minute.
 const SECONDARY_DEFAULT_WAIT: Duration = Duration::from_secs(60);
-const USER_AGENT: &str = concat!("keysweep/", env!("CARGO_PKG_VERSION"));
-
-/// A GitHub token. Its `Debug` never shows the value, so it cannot leak through a `{:?}`.
-#[derive(Clone)]
-pub struct Token(String);
-
-impl Token {
-    pub fn new(value: String) -> Self {
-        Token(value)
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Token {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Token(<redacted>)")
-    }
-}
 
 /// Why a request failed. Callers branch on these: a missing repository is skipped, a rejected
 /// token stops everything, a missing compare base falls back to the mirror.
@@ -69,6 +63,8 @@ pub enum ApiError {
     },
     #[error("{url}: still rate limited after {waits} waits; try again later")]
     RateLimited { url: String, waits: u32 },
+    #[error("{url}: rate limited for {secs}s, longer than keysweep waits; try again later")]
+    RateLimitedFor { url: String, secs: u64 },
     #[error("{url}: {message}")]
     Transport { url: String, message: String },
     #[error("{url}: unexpected response: {message}")]
@@ -115,12 +111,12 @@ pub struct Client {
     /// When the primary limit is spent: the reset time (unix seconds). Shared by every thread
     /// so a sweep stops all requests, not just the one that saw the 403.
     exhausted_until: Mutex<Option<u64>>,
+    messages: Messages,
     pub usage: Usage,
 }
 
 impl Client {
-    pub fn new(api_url: &str, token: Option<Token>) -> anyhow::Result<Client> {
-        install_crypto_provider();
+    pub fn new(api_url: &str, token: Option<Token>, messages: &Messages) -> anyhow::Result<Client> {
         let base = Url::parse(api_url.trim_end_matches('/'))
             .map_err(|e| anyhow::anyhow!("--api-url {api_url:?} is not a URL: {e}"))?;
         anyhow::ensure!(
@@ -128,33 +124,28 @@ impl Client {
             "--api-url must be an http(s) URL, not {api_url:?}"
         );
         anyhow::ensure!(
-            base.scheme() == "https" || is_loopback(&base) || token.is_none(),
+            base.scheme() == "https" || http::is_loopback(&base) || token.is_none(),
             "refusing to send the GitHub token over plain http to {}; use https",
             base.host_str().unwrap_or("?")
         );
-        let mut headers = HeaderMap::new();
-        headers.insert(
+        let mut options = ClientOptions::new(Duration::from_secs(120), Duration::from_secs(15));
+        options.headers.insert(
             ACCEPT,
             HeaderValue::from_static("application/vnd.github+json"),
         );
-        headers.insert(
+        options.headers.insert(
             "X-GitHub-Api-Version",
             HeaderValue::from_static("2022-11-28"),
         );
-        let http = reqwest::blocking::Client::builder()
-            .user_agent(USER_AGENT)
-            .default_headers(headers)
-            .connect_timeout(Duration::from_secs(15))
-            .timeout(Duration::from_secs(120))
-            // The token is attached per request and only for the API's own origin; reqwest also
-            // drops it on a redirect to another host.
-            .redirect(reqwest::redirect::Policy::limited(5))
-            .build()?;
+        // The token is attached per request and only for the API's own origin; reqwest also
+        // drops it on a redirect to another host.
+        options.redirects = 5;
         Ok(Client {
-            http,
+            http: options.build()?,
             base,
             token,
             exhausted_until: Mutex::new(None),
+            messages: messages.clone(),
             usage: Usage::default(),
         })
     }
@@ -220,48 +211,21 @@ impl Client {
             url: url.to_string(),
             message: format!("not a URL: {e}"),
         })?;
-        let mut rate_waits = 0;
-        let mut attempt = 0;
+        let mut rate_limits = RATE_LIMITS.start();
+        let mut transient = TRANSIENT.start();
         loop {
             self.wait_if_exhausted();
-            attempt += 1;
-            let mut request = self.http.get(parsed.clone());
-            if let Some(token) = self
-                .token
-                .as_ref()
-                .filter(|_| same_origin(&parsed, &self.base))
-            {
-                let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
-                    .map_err(|_| ApiError::Transport {
-                        url: url.to_string(),
-                        message: "the token contains characters not allowed in a header".into(),
-                    })?;
-                value.set_sensitive(true);
-                request = request.header(AUTHORIZATION, value);
-            }
-            if let Some(tag) = etag {
-                if let Ok(v) = HeaderValue::from_str(tag) {
-                    request = request.header(IF_NONE_MATCH, v);
-                }
-            }
             self.usage.requests.fetch_add(1, Relaxed);
-            let response = match request.send() {
+            let response = match self.request(&parsed, etag).send() {
                 Ok(r) => r,
-                Err(e) if attempt < MAX_ATTEMPTS => {
-                    let pause = backoff(attempt);
-                    eprintln!(
-                        "keysweep: note: {url}: {}; retrying in {}s",
-                        describe(&e),
-                        pause.as_secs()
-                    );
-                    std::thread::sleep(pause);
-                    continue;
-                }
                 Err(e) => {
-                    return Err(ApiError::Transport {
-                        url: url.to_string(),
-                        message: describe(&e),
-                    })
+                    let message = http::describe(&e);
+                    let Ok(pause) = transient.failed(None) else {
+                        let url = url.to_string();
+                        return Err(ApiError::Transport { url, message });
+                    };
+                    self.pause(pause, format_args!("{url}: {message}"));
+                    continue;
                 }
             };
             let status = response.status();
@@ -275,48 +239,80 @@ impl Client {
             }
             let body = response.text().unwrap_or_default();
             if let Some(wait) = rate_limit_wait(status, &headers, &body, unix_now()) {
-                rate_waits += 1;
-                if rate_waits > MAX_RATE_WAITS {
-                    return Err(ApiError::RateLimited {
-                        url: url.to_string(),
-                        waits: MAX_RATE_WAITS,
-                    });
-                }
-                // Only a limit that gave no timing gets longer each time (GitHub's advice).
-                let pause = match wait {
-                    Wait::Unspecified => SECONDARY_DEFAULT_WAIT * rate_waits,
-                    Wait::For(d) => d,
-                };
-                if let Wait::For(_) = wait {
-                    if headers
-                        .get("x-ratelimit-remaining")
-                        .is_some_and(|v| v == "0")
-                    {
-                        *self.lock_exhausted() = Some(unix_now() + pause.as_secs());
-                    }
-                }
-                self.usage.rate_waits.fetch_add(1, Relaxed);
-                eprintln!(
-                    "keysweep: note: GitHub rate limit reached ({}); waiting {}s before retrying",
-                    limit_kind(&headers),
-                    pause.as_secs()
-                );
-                std::thread::sleep(pause);
-                attempt = 0;
+                self.wait_rate_limit(url, &headers, wait, &mut rate_limits)?;
+                // A new window: transient failures before it say nothing about after it.
+                transient = TRANSIENT.start();
                 continue;
             }
-            if status.is_server_error() && attempt < MAX_ATTEMPTS {
-                let pause = backoff(attempt);
-                eprintln!(
-                    "keysweep: note: {url}: HTTP {}; retrying in {}s",
-                    status.as_u16(),
-                    pause.as_secs()
-                );
-                std::thread::sleep(pause);
-                continue;
+            if status.is_server_error() {
+                if let Ok(pause) = transient.failed(None) {
+                    self.pause(pause, format_args!("{url}: HTTP {}", status.as_u16()));
+                    continue;
+                }
             }
             return Err(status_error(url, status, &body));
         }
+    }
+
+    fn request(&self, url: &Url, etag: Option<&str>) -> RequestBuilder {
+        let mut request = self.http.get(url.clone());
+        if let Some(token) = self.token.as_ref().filter(|_| same_origin(url, &self.base)) {
+            request = request.header(AUTHORIZATION, token.authorization());
+        }
+        if let Some(tag) = etag.and_then(|t| HeaderValue::from_str(t).ok()) {
+            request = request.header(IF_NONE_MATCH, tag);
+        }
+        request
+    }
+
+    /// Sleeps before a retry, saying why.
+    fn pause(&self, pause: Duration, why: std::fmt::Arguments<'_>) {
+        self.messages
+            .note(format_args!("{why}; retrying in {}s", whole_secs(pause)));
+        std::thread::sleep(pause);
+    }
+
+    /// Waits out a rate limit, unless the policy says it has waited enough.
+    fn wait_rate_limit(
+        &self,
+        url: &str,
+        headers: &HeaderMap,
+        wait: Wait,
+        retry: &mut Retry,
+    ) -> Result<(), ApiError> {
+        // Only a limit that gave no timing gets longer each time (GitHub's advice).
+        let pause = match wait {
+            Wait::Unspecified => SECONDARY_DEFAULT_WAIT * (retry.failures() + 1),
+            Wait::For(d) => d,
+        };
+        let pause = retry.failed(Some(pause)).map_err(|give_up| {
+            let url = url.to_string();
+            match give_up {
+                GiveUp::WaitTooLong(d) => ApiError::RateLimitedFor {
+                    url,
+                    secs: d.as_secs(),
+                },
+                GiveUp::Attempts(_) | GiveUp::TotalWait(_) => ApiError::RateLimited {
+                    url,
+                    waits: retry.failures() - 1,
+                },
+            }
+        })?;
+        if matches!(wait, Wait::For(_))
+            && headers
+                .get("x-ratelimit-remaining")
+                .is_some_and(|v| v == "0")
+        {
+            *self.lock_exhausted() = Some(unix_now() + pause.as_secs());
+        }
+        self.usage.rate_waits.fetch_add(1, Relaxed);
+        self.messages.note(format_args!(
+            "GitHub rate limit reached ({}); waiting {}s before retrying",
+            limit_kind(headers),
+            whole_secs(pause)
+        ));
+        std::thread::sleep(pause);
+        Ok(())
     }
 
     fn lock_exhausted(&self) -> std::sync::MutexGuard<'_, Option<u64>> {
@@ -345,14 +341,19 @@ impl Client {
             if reset > now {
                 let pause = reset - now + 1;
                 self.usage.rate_waits.fetch_add(1, Relaxed);
-                eprintln!(
-                    "keysweep: note: GitHub API rate limit spent; waiting {pause}s for it to reset"
-                );
+                self.messages.note(format_args!(
+                    "GitHub API rate limit spent; waiting {pause}s for it to reset"
+                ));
                 std::thread::sleep(Duration::from_secs(pause));
             }
             *self.lock_exhausted() = None;
         }
     }
+}
+
+/// A wait as the notes give it: whole seconds, rounded up so that a drawn 0.3 s is "1s".
+fn whole_secs(d: Duration) -> u64 {
+    d.as_secs() + u64::from(d.subsec_nanos() > 0)
 }
 
 fn read_reply(
@@ -363,7 +364,7 @@ fn read_reply(
 ) -> Result<Reply, ApiError> {
     let body = response.bytes().map_err(|e| ApiError::Transport {
         url: url.to_string(),
-        message: describe(&e),
+        message: http::describe(&e),
     })?;
     Ok(Reply {
         status: status.as_u16(),
@@ -422,8 +423,8 @@ pub fn rate_limit_wait(
     if status != StatusCode::FORBIDDEN && status != StatusCode::TOO_MANY_REQUESTS {
         return None;
     }
-    if let Some(secs) = header_u64(headers, "retry-after") {
-        return Some(Wait::For(Duration::from_secs(secs.max(1))));
+    if let Some(after) = http::retry_after(headers, UNIX_EPOCH + Duration::from_secs(now)) {
+        return Some(Wait::For(after.max(Duration::from_secs(1))));
     }
     if header_u64(headers, "x-ratelimit-remaining") == Some(0) {
         return Some(match header_u64(headers, "x-ratelimit-reset") {
@@ -473,60 +474,10 @@ fn same_origin(a: &Url, b: &Url) -> bool {
         && a.port_or_known_default() == b.port_or_known_default()
 }
 
-pub fn is_loopback(url: &Url) -> bool {
-    match url.host_str() {
-        Some("localhost") => true,
-        Some(host) => host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback()),
-        None => false,
-    }
-}
-
-fn backoff(attempt: u32) -> Duration {
-    Duration::from_secs(1 << attempt.min(5))
-}
-
-/// A transport error without the request details (reqwest's `Display` can be long); the URL is
-/// added by the caller. Never includes headers, so never the token.
-fn describe(e: &reqwest::Error) -> String {
-    let kind = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "cannot connect"
-    } else if e.is_decode() || e.is_body() {
-        "response body could not be read"
-    } else if e.is_redirect() {
-        "too many redirects"
-    } else {
-        "request failed"
-    };
-    let mut source = std::error::Error::source(e);
-    let mut detail = String::new();
-    while let Some(s) = source {
-        detail = s.to_string();
-        source = s.source();
-    }
-    if detail.is_empty() {
-        kind.to_string()
-    } else {
-        format!("{kind}: {detail}")
-    }
-}
-
 pub fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
-}
-
-/// reqwest is built without a default crypto provider (see Cargo.toml); rustls needs one
-/// chosen once per process before any TLS client exists, including gix's.
-pub fn install_crypto_provider() {
-    // An error means one is installed already, which is what we want.
-    let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
 #[cfg(test)]
@@ -600,17 +551,41 @@ mod tests {
     }
 
     #[test]
-    fn token_never_shows_in_debug() {
-        let t = Token::new("ghp_secretvalue".into());
-        assert!(!format!("{t:?}").contains("secret"));
+    fn a_retry_after_date_is_waited_for_like_seconds() {
+        let h = headers(&[("retry-after", "Wed, 21 Oct 2015 07:28:00 GMT")]);
+        let at = 1_445_412_480; // that date, in unix seconds
+        assert_eq!(
+            rate_limit_wait(StatusCode::TOO_MANY_REQUESTS, &h, "", at - 30),
+            Some(Wait::For(Duration::from_secs(30)))
+        );
+        // Already past: the shortest pause, as for `Retry-After: 0`.
+        assert_eq!(
+            rate_limit_wait(StatusCode::FORBIDDEN, &h, "", at + 30),
+            Some(Wait::For(Duration::from_secs(1)))
+        );
+    }
+
+    #[test]
+    fn waits_are_noted_in_whole_seconds_rounded_up() {
+        assert_eq!(whole_secs(Duration::ZERO), 0);
+        assert_eq!(whole_secs(Duration::from_millis(300)), 1);
+        assert_eq!(whole_secs(Duration::from_secs(60)), 60);
     }
 
     #[test]
     fn token_is_refused_over_plain_http_except_loopback() {
-        let t = || Some(Token::new("x".into()));
-        assert!(Client::new("http://example.com/api", t()).is_err());
-        assert!(Client::new("http://127.0.0.1:8080", t()).is_ok());
-        assert!(Client::new("https://example.com/api/v3", t()).is_ok());
-        assert!(Client::new("http://example.com/api", None).is_ok());
+        let t = || Some(Token::parse("GITHUB_TOKEN", "x").unwrap());
+        let m = Messages::capture();
+        let err = Client::new("http://example.com/api", t(), &m)
+            .map(|_| ())
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "refusing to send the GitHub token over plain http to example.com; use https"
+        );
+        assert!(Client::new("http://127.0.0.1:8080", t(), &m).is_ok());
+        assert!(Client::new("http://LOCALHOST:8080", t(), &m).is_ok());
+        assert!(Client::new("https://example.com/api/v3", t(), &m).is_ok());
+        assert!(Client::new("http://example.com/api", None, &m).is_ok());
     }
 }
