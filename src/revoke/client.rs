@@ -15,6 +15,7 @@ use reqwest::{StatusCode, Url};
 
 use super::{KeyOutcome, RevokeError, Settings, Target};
 use crate::http::{self, ClientOptions, GiveUp, Proxy, RetryPolicy, Token};
+use crate::messages::plural;
 
 /// Response bytes kept for an error message.
 const ERROR_BODY_MAX: usize = 200;
@@ -164,9 +165,7 @@ impl Client {
 /// The failure recorded for a key whose retries ran out, after the last attempt's `reason`.
 fn gave_up(reason: &str, give_up: GiveUp) -> String {
     match give_up {
-        GiveUp::Attempts(n) => {
-            format!("{reason} (gave up after {n} attempt{})", plural_s(n))
-        }
+        GiveUp::Attempts(n) => format!("{reason} (gave up after {})", plural(n, "attempt")),
         GiveUp::WaitTooLong(asked) => format!(
             "{reason}: the service asks to wait {} s, more than the {} s keysweep waits; the \
              next run retries",
@@ -177,14 +176,6 @@ fn gave_up(reason: &str, give_up: GiveUp) -> String {
             "{reason} (gave up after waiting {} s in all; the next run retries)",
             waited.as_secs()
         ),
-    }
-}
-
-fn plural_s(n: u32) -> &'static str {
-    if n == 1 {
-        ""
-    } else {
-        "s"
     }
 }
 

@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::messages::plural;
+
 /// What happened to one key. The strings are the `revocation` field of every report format and
 /// the `outcome` of the journal.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,9 +113,8 @@ impl fmt::Display for Tally {
             let to_send = self.keys - self.from_journal;
             write!(
                 f,
-                "revocation (dry run): {} key{} would be sent, nothing sent",
-                to_send,
-                if to_send == 1 { "" } else { "s" }
+                "revocation (dry run): {} would be sent, nothing sent",
+                plural(to_send, "key")
             )?;
         } else {
             write!(
@@ -128,9 +129,8 @@ impl fmt::Display for Tally {
         if self.not_owned > 0 {
             write!(
                 f,
-                ", {} revocable finding{} not owned by this service",
-                self.not_owned,
-                if self.not_owned == 1 { "" } else { "s" }
+                ", {} not owned by this service",
+                plural(self.not_owned, "revocable finding")
             )?;
         }
         Ok(())

@@ -15,7 +15,7 @@ use super::journal::{self, Journal, JournalState, Record};
 use super::{plan, KeyOutcome, Options, RevokeError, Section, Settings, Tally, Target};
 use crate::finding::Finding;
 use crate::http::{Token, TokenError};
-use crate::messages::Messages;
+use crate::messages::{plural, Messages};
 use crate::rules::RuleSet;
 
 /// A revocation ready to run: settings checked, token read, journal opened. Built before the
@@ -125,9 +125,9 @@ impl Revocation {
         if resumed > 0 {
             let _ = writeln!(
                 log,
-                "keysweep: resuming {resumed} revocation{} interrupted in an earlier run (intent \
-                 without outcome in {}); the retry is safe, the request is idempotent",
-                if resumed == 1 { "" } else { "s" },
+                "keysweep: resuming {} interrupted in an earlier run (intent without outcome in \
+                 {}); the retry is safe, the request is idempotent",
+                plural(resumed, "revocation"),
                 self.settings.journal.display()
             );
         }
@@ -138,9 +138,8 @@ impl Revocation {
         let s = &self.settings;
         writeln!(
             log,
-            "keysweep: dry run: {} revocation request{} would be sent, none was:",
-            targets.len(),
-            if targets.len() == 1 { "" } else { "s" }
+            "keysweep: dry run: {} would be sent, none was:",
+            plural(targets.len(), "revocation request")
         )?;
         for t in targets {
             writeln!(
