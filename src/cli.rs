@@ -435,11 +435,20 @@ pub enum ReportCommand {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::error::ErrorKind;
     use clap::CommandFactory;
 
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    /// Why clap refuses a command line, and what it tells the user.
+    fn refused(args: &[&str]) -> (clap::error::ErrorKind, String) {
+        match Cli::try_parse_from(args) {
+            Ok(_) => panic!("{args:?} was accepted"),
+            Err(e) => (e.kind(), e.to_string()),
+        }
     }
 
     #[test]
@@ -456,8 +465,17 @@ mod tests {
 
     #[test]
     fn revoke_needs_a_report_unless_printing_the_egress_manifest() {
-        assert!(Cli::try_parse_from(["keysweep", "revoke"]).is_err());
-        assert!(Cli::try_parse_from(["keysweep", "revoke", "--print-egress"]).is_ok());
+        let (kind, message) = refused(&["keysweep", "revoke"]);
+        assert_eq!(kind, ErrorKind::MissingRequiredArgument, "{message}");
+        assert!(
+            message.contains("required arguments were not provided:\n  --from <REPORT>"),
+            "{message}"
+        );
+        let cli = Cli::try_parse_from(["keysweep", "revoke", "--print-egress"]).unwrap();
+        let Command::Revoke(r) = cli.command else {
+            panic!("not revoke")
+        };
+        assert!(r.print_egress && r.from.is_none());
         let cli = Cli::try_parse_from([
             "keysweep",
             "revoke",
@@ -477,10 +495,18 @@ mod tests {
 
     #[test]
     fn git_flags_that_cannot_go_together_are_refused() {
+        let (kind, message) = refused(&["keysweep", "git", "--range", "a..b", "--state", "s"]);
+        assert_eq!(kind, ErrorKind::ArgumentConflict, "{message}");
         assert!(
-            Cli::try_parse_from(["keysweep", "git", "--range", "a..b", "--state", "s"]).is_err()
+            message.contains("'--range <BASE..HEAD>' cannot be used with '--state <FILE>'"),
+            "{message}"
         );
-        assert!(Cli::try_parse_from(["keysweep", "git", "--allow-empty-range"]).is_err());
+        let (kind, message) = refused(&["keysweep", "git", "--allow-empty-range"]);
+        assert_eq!(kind, ErrorKind::MissingRequiredArgument, "{message}");
+        assert!(
+            message.contains("required arguments were not provided:\n  --range <BASE..HEAD>"),
+            "{message}"
+        );
         let cli =
             Cli::try_parse_from(["keysweep", "install-hook", "--", "--baseline", "b"]).unwrap();
         let Command::InstallHook(h) = cli.command else {
@@ -510,10 +536,20 @@ mod tests {
         assert_eq!(name, "acme");
         assert_eq!(sweep.shard.map(|s| (s.index, s.count)), Some((2, 4)));
         assert_eq!(sweep.exclude, vec!["*-old".to_string()]);
-        assert!(Cli::try_parse_from(["keysweep", "github", "org", "a", "--shard", "5/4"]).is_err());
+        let (kind, message) = refused(&["keysweep", "github", "org", "a", "--shard", "5/4"]);
+        assert_eq!(kind, ErrorKind::ValueValidation, "{message}");
         assert!(
-            Cli::try_parse_from(["keysweep", "github", "events", "--org", "a", "--user", "b"])
-                .is_err()
+            message.contains(
+                "invalid value '5/4' for '--shard <K/N>': \"5/4\" is not K/N with 1 <= K <= N"
+            ),
+            "{message}"
+        );
+        let (kind, message) =
+            refused(&["keysweep", "github", "events", "--org", "a", "--user", "b"]);
+        assert_eq!(kind, ErrorKind::ArgumentConflict, "{message}");
+        assert!(
+            message.contains("'--org <NAME>' cannot be used with '--user <NAME>'"),
+            "{message}"
         );
     }
 }

@@ -608,9 +608,21 @@ mod tests {
     #[test]
     fn token_is_refused_over_plain_http_except_loopback() {
         let t = || Some(Token::new("x".into()));
-        assert!(Client::new("http://example.com/api", t()).is_err());
-        assert!(Client::new("http://127.0.0.1:8080", t()).is_ok());
-        assert!(Client::new("https://example.com/api/v3", t()).is_ok());
-        assert!(Client::new("http://example.com/api", None).is_ok());
+        match Client::new("http://example.com/api", t()) {
+            Ok(_) => panic!("a token would go over plain http"),
+            Err(e) => assert_eq!(
+                format!("{e:#}"),
+                "refusing to send the GitHub token over plain http to example.com; use https"
+            ),
+        }
+        for (url, token) in [
+            ("http://127.0.0.1:8080", t()),
+            ("https://example.com/api/v3", t()),
+            ("http://example.com/api", None),
+        ] {
+            if let Err(e) = Client::new(url, token) {
+                panic!("{url} refused: {e:#}");
+            }
+        }
     }
 }

@@ -324,10 +324,12 @@ mod tests {
     #[test]
     fn shard_syntax() {
         assert_eq!("2/4".parse(), Ok(Shard { index: 2, count: 4 }));
-        assert!("0/4".parse::<Shard>().is_err());
-        assert!("5/4".parse::<Shard>().is_err());
-        assert!("1/0".parse::<Shard>().is_err());
-        assert!("x".parse::<Shard>().is_err());
+        for bad in ["0/4", "5/4", "1/0", "x"] {
+            assert_eq!(
+                bad.parse::<Shard>(),
+                Err(format!("{bad:?} is not K/N with 1 <= K <= N (e.g. 2/4)"))
+            );
+        }
     }
 
     #[test]
@@ -373,11 +375,18 @@ mod tests {
 
     #[test]
     fn names_that_would_escape_the_cache_are_refused() {
-        assert!(split_full_name("acme/api.js").is_ok());
+        assert_eq!(split_full_name("acme/api.js").unwrap(), ("acme", "api.js"));
         for bad in [
             "acme/..", "../x", "acme/a/b", "acme", "acme/", "/x", "a c/x",
         ] {
-            assert!(split_full_name(bad).is_err(), "{bad}");
+            let err = match split_full_name(bad) {
+                Ok(parts) => panic!("{bad} accepted as {parts:?}"),
+                Err(e) => format!("{e:#}"),
+            };
+            assert_eq!(
+                err,
+                format!("{bad:?} is not a repository name of the form OWNER/NAME")
+            );
         }
     }
 }

@@ -256,8 +256,19 @@ mod tests {
     fn ranges_need_two_dots_and_both_ends() {
         assert_eq!(split("a..b").unwrap(), ("a", "b"));
         assert_eq!(split("origin/main..HEAD").unwrap(), ("origin/main", "HEAD"));
-        for bad in ["a...b", "a..", "..b", "a", ""] {
-            assert!(split(bad).is_err(), "{bad}");
+        let err = |spec| match split(spec) {
+            Ok(ends) => panic!("{spec} accepted as {ends:?}"),
+            Err(e) => format!("{e:#}"),
+        };
+        assert_eq!(
+            err("a...b"),
+            "--range a...b: use BASE..HEAD (two dots): the commits HEAD has and BASE has not"
+        );
+        for bad in ["a..", "..b", "a", ""] {
+            assert_eq!(
+                err(bad),
+                format!("--range {bad}: expected BASE..HEAD, e.g. origin/main..HEAD")
+            );
         }
     }
 }
