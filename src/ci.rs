@@ -11,6 +11,9 @@ use std::process::Command;
 
 use serde_json::Value;
 
+use crate::finding::Finding;
+use crate::report::{github, Summary};
+
 const ZERO_SHA: &str = "0000000000000000000000000000000000000000";
 
 /// What the event asks to be scanned, before looking at the checkout.
@@ -355,122 +358,82 @@ pub fn resolve(want: Want, checkout: &mut Checkout) -> Result<Plan, CiError> {
     }
 }
 
-/// `keysweep ci`: plan from the event, resolve against the checkout, scan, and report for
-/// GitHub Actions (SARIF, annotations, job summary, step outputs) besides the usual report.
-pub fn run(args: &crate::cli::CiArgs) -> anyhow::Result<crate::app::Outcome> {
-    use crate::cli::CiMode;
-    let repo = args
-        .repo
-        .clone()
-        .or_else(|| {
-            std::env::var_os("GITHUB_WORKSPACE")
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from)
-        })
-        .unwrap_or_else(|| PathBuf::from("."));
-    let want = match args.mode {
-        CiMode::Dir => None,
-        CiMode::Full => Some(Want::Full {
-            why: "mode full".into(),
-        }),
-        CiMode::Auto | CiMode::Range => {
-            let (event, payload) = read_event(args.event_name.clone(), args.event_path.clone())?;
-            let want = plan(&event, &payload)?;
-            if args.mode == CiMode::Range {
-                if let Want::Full { why } | Want::Nothing { why } = &want {
-                    anyhow::bail!(
-                        "mode range: the {event} event names no commit range ({why}); use mode auto or full"
-                    );
-                }
-            }
-            Some(want)
-        }
-    };
+/// What `keysweep ci` scans.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Mode {
+    /// The range the event names (the full history for schedules and manual runs).
+    Auto,
+    /// Like auto, but an event without a range is an error.
+    Range,
+    /// The whole history.
+    Full,
+    /// The working tree only.
+    Dir,
+}
 
-    let scanner = crate::app::build_scanner(&args.scan, Some(&repo))?;
-    let collector = crate::scan::Collector::default();
-    let scope = match want {
-        None => {
-            let options = crate::app::dir_options(
-                &crate::cli::WalkArgs {
-                    no_ignore: false,
-                    follow: false,
-                },
-                args.scan.threads,
+/// What `mode` asks for, given the triggering event (read from the arguments, else from
+/// `GITHUB_EVENT_NAME`/`GITHUB_EVENT_PATH`). `None`: the working tree only.
+pub fn want(
+    mode: Mode,
+    event_name: Option<String>,
+    event_path: Option<PathBuf>,
+) -> anyhow::Result<Option<Want>> {
+    let (event, payload) = match mode {
+        Mode::Dir => return Ok(None),
+        Mode::Full => {
+            return Ok(Some(Want::Full {
+                why: "mode full".into(),
+            }))
+        }
+        Mode::Auto | Mode::Range => read_event(event_name, event_path)?,
+    };
+    let want = plan(&event, &payload)?;
+    if mode == Mode::Range {
+        if let Want::Full { why } | Want::Nothing { why } = &want {
+            anyhow::bail!(
+                "mode range: the {event} event names no commit range ({why}); use mode auto or full"
             );
-            crate::source::dir::scan(&scanner, std::slice::from_ref(&repo), &options, &collector);
-            "the working tree".to_string()
         }
-        Some(want) => {
-            let mut checkout = Checkout::new(&repo, !args.no_deepen);
-            let resolved = resolve(want, &mut checkout);
-            for note in &checkout.notes {
-                scanner.note(note);
-            }
-            let git = |range: Option<String>, allow_empty: bool| {
-                let options = crate::source::git::GitOptions {
-                    range,
-                    allow_empty_range: allow_empty,
-                    all_objects: false,
-                    state: None,
-                    threads: args.scan.threads,
-                };
-                crate::source::git::scan(&scanner, &repo, &options, &collector)
-            };
-            match resolved? {
-                Plan::Nothing { why } => {
-                    scanner.note(&why);
-                    format!("nothing ({why})")
-                }
-                Plan::Range { range, why } => {
-                    // Rewinding a branch is a legitimate empty range; nothing else is.
-                    git(Some(range.clone()), why == "force push")?;
-                    format!("{why}, commits {}", short_range(&range))
-                }
-                Plan::Full { why } => {
-                    git(None, false)?;
-                    format!("the full history ({why})")
-                }
-            }
-        }
-    };
-    eprintln!("keysweep: scanned {scope}");
-
-    let (findings, summary) = crate::app::conclude(&scanner, collector, &args.scan)?;
-    crate::app::emit_report(&findings, &summary, &scanner.rules, &args.scan)?;
-    if let Some(path) = &args.sarif {
-        let mut out =
-            std::io::BufWriter::new(std::fs::File::create(path).map_err(|e| {
-                anyhow::anyhow!("cannot create SARIF file {}: {e}", path.display())
-            })?);
-        crate::report::sarif::write(&findings, &scanner.rules, &mut out)?;
-        std::io::Write::flush(&mut out)?;
     }
+    Ok(Some(want))
+}
+
+/// The checkout to scan: `GITHUB_WORKSPACE` when set, else the current directory.
+pub fn workspace(explicit: Option<PathBuf>) -> PathBuf {
+    explicit
+        .or_else(|| env_file("GITHUB_WORKSPACE"))
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// Publishes a finished scan to the GitHub Actions runner: workflow annotations (inside
+/// Actions only), the job summary and the step outputs, each where the runner asks for it.
+pub fn publish(
+    findings: &[Finding],
+    summary: &Summary,
+    scope: &str,
+    sarif: Option<&Path>,
+) -> anyhow::Result<()> {
     let in_actions = std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
     if in_actions {
-        crate::report::github::write_annotations(&findings, &mut std::io::stdout().lock())?;
+        github::write_annotations(findings, &mut std::io::stdout().lock())?;
     }
     if let Some(path) = env_file("GITHUB_STEP_SUMMARY") {
-        let links = crate::report::github::LinkBase::from_env();
-        let md =
-            crate::report::github::summary_markdown(&findings, &summary, &scope, links.as_ref());
+        let links = github::LinkBase::from_env();
+        let md = github::summary_markdown(findings, summary, scope, links.as_ref());
         append(&path, &md)?;
     }
     if let Some(path) = env_file("GITHUB_OUTPUT") {
-        let sarif = args
-            .sarif
-            .as_ref()
-            .map(|p| p.display().to_string())
-            .unwrap_or_default();
+        let sarif = sarif.map(|p| p.display().to_string()).unwrap_or_default();
         append(
             &path,
             &format!("findings={}\nsarif-file={sarif}\n", findings.len()),
         )?;
     }
-    Ok(crate::app::outcome(&findings, &summary))
+    Ok(())
 }
 
-fn short_range(range: &str) -> String {
+/// `0123456789ab..ba9876543210`: a range as a log line shows it.
+pub fn short_range(range: &str) -> String {
     range
         .split("..")
         .map(|r| &r[..r.len().min(12)])

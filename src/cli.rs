@@ -2,7 +2,12 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
+
+pub use crate::ci::Mode as CiMode;
+pub use crate::github::repos::Visibility;
+pub use crate::output::ColorChoice;
+pub use crate::report::Format;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -129,14 +134,6 @@ pub struct InstallHookArgs {
     pub staged_args: Vec<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum CiMode {
-    Auto,
-    Range,
-    Full,
-    Dir,
-}
-
 #[derive(Debug, Args, Clone)]
 pub struct WalkArgs {
     /// Also scan files excluded by .gitignore, .ignore and .keysweepignore.
@@ -160,15 +157,8 @@ pub struct ScanArgs {
     /// the SHA-256 only.
     #[arg(long)]
     pub show_secrets: bool,
-    /// Extra rule file or directory of *.toml rule files (repeatable).
-    #[arg(long, value_name = "PATH")]
-    pub rules: Vec<PathBuf>,
-    /// Do not load the built-in rules.
-    #[arg(long)]
-    pub no_builtin_rules: bool,
-    /// Configuration file (default: keysweep.toml in the scanned root, if any).
-    #[arg(short, long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub rules: RuleArgs,
     /// Hide findings whose fingerprint is listed in FILE.
     #[arg(long, value_name = "FILE")]
     pub baseline: Option<PathBuf>,
@@ -186,13 +176,13 @@ pub struct ScanArgs {
     #[arg(long, help_heading = "Revocation")]
     pub revoke: bool,
     #[command(flatten)]
-    pub revocation: RevokeOptions,
+    pub revocation: RevokeArgs,
 }
 
 /// Revocation flags shared by `--revoke` scans and `keysweep revoke`.
 #[derive(Debug, Args, Clone, Default)]
 #[command(next_help_heading = "Revocation")]
-pub struct RevokeOptions {
+pub struct RevokeArgs {
     /// Print exactly what revocation would send (hashes, never keys) and send nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -221,28 +211,9 @@ pub struct RevokeCommand {
     #[arg(short, long)]
     pub quiet: bool,
     #[command(flatten)]
-    pub options: RevokeOptions,
+    pub options: RevokeArgs,
     #[command(flatten)]
     pub rules: RuleArgs,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    /// Human-readable, coloured on a terminal.
-    Text,
-    /// One JSON document: findings and summary.
-    Json,
-    /// One finding per line (the stable machine contract).
-    Jsonl,
-    /// SARIF 2.1.0, for GitHub code scanning.
-    Sarif,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ColorChoice {
-    Auto,
-    Always,
-    Never,
 }
 
 #[derive(Debug, Subcommand)]
@@ -262,17 +233,73 @@ pub enum RulesCommand {
     },
 }
 
+/// Which rules and configuration: shared by every command that loads rules.
 #[derive(Debug, Args, Clone)]
 pub struct RuleArgs {
-    /// Extra rule file or directory (repeatable).
+    /// Extra rule file or directory of *.toml rule files (repeatable).
     #[arg(long, value_name = "PATH")]
     pub rules: Vec<PathBuf>,
     /// Do not load the built-in rules.
     #[arg(long)]
     pub no_builtin_rules: bool,
-    /// Configuration file.
+    /// Configuration file (default: keysweep.toml in the scanned root, if any).
     #[arg(short, long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+}
+
+impl RuleArgs {
+    pub fn options(&self) -> crate::pipeline::RuleOptions {
+        crate::pipeline::RuleOptions {
+            config: self.config.clone(),
+            paths: self.rules.clone(),
+            no_builtin: self.no_builtin_rules,
+        }
+    }
+}
+
+impl RevokeArgs {
+    pub fn options(&self) -> crate::revoke::Options {
+        crate::revoke::Options {
+            dry_run: self.dry_run,
+            journal: self.journal.clone(),
+            concurrency: self.concurrency,
+        }
+    }
+}
+
+impl ScanArgs {
+    /// The pipeline these flags ask for; `keysweep.toml` is looked for in `root`.
+    pub fn pipeline(&self, root: Option<&std::path::Path>) -> crate::pipeline::Options {
+        crate::pipeline::Options {
+            rules: self.rules.options(),
+            root: root.map(Into::into),
+            baseline: self.baseline.clone(),
+            show_secrets: self.show_secrets,
+            revoke: (self.revoke || self.revocation.dry_run).then(|| self.revocation.options()),
+            quiet: self.quiet,
+            no_baseline: false,
+        }
+    }
+
+    /// Where and how the report goes.
+    pub fn report(&self) -> crate::pipeline::ReportSpec {
+        crate::pipeline::ReportSpec {
+            format: self.format,
+            output: self.output.clone(),
+            color: self.color,
+            quiet: self.quiet,
+        }
+    }
+}
+
+impl WalkArgs {
+    pub fn options(&self, threads: usize) -> crate::source::dir::DirOptions {
+        crate::source::dir::DirOptions {
+            no_ignore: self.no_ignore,
+            follow: self.follow,
+            threads,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -376,15 +403,6 @@ pub struct SweepArgs {
     pub api: ApiArgs,
     #[command(flatten)]
     pub scan: ScanArgs,
-}
-
-/// Which repositories of a listing a GitHub sweep takes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Visibility {
-    All,
-    Public,
-    Private,
-    Internal,
 }
 
 #[derive(Debug, Args, Clone)]

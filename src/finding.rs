@@ -154,6 +154,19 @@ pub fn redact(secret: &[u8], prefix: Option<&[u8]>) -> String {
     format!("{}…({})", String::from_utf8_lossy(&head), secret.len())
 }
 
+/// A path as a URI path: `/` and unreserved characters kept, everything else percent-encoded.
+pub fn uri_path(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for b in path.bytes() {
+        if b.is_ascii_alphanumeric() || b"/-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

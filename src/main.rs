@@ -2,6 +2,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use keysweep::cli::Cli;
+use keysweep::messages::Messages;
+use keysweep::pipeline::EXIT_ERROR;
 
 fn main() -> ExitCode {
     // `keysweep -` reads standard input, like most Unix filters.
@@ -9,11 +11,12 @@ fn main() -> ExitCode {
     if args.get(1).is_some_and(|a| a == "-") {
         args[1] = "stdin".into();
     }
-    match keysweep::app::run(Cli::parse_from(args)) {
+    let messages = Messages::stderr();
+    match keysweep::cmd::run(Cli::parse_from(args), &messages) {
         Ok(outcome) => ExitCode::from(outcome.exit_code()),
         Err(err) => {
-            eprintln!("keysweep: error: {err:#}");
-            ExitCode::from(keysweep::app::EXIT_ERROR)
+            messages.error(format_args!("{err:#}"));
+            ExitCode::from(EXIT_ERROR)
         }
     }
 }

@@ -4,17 +4,15 @@
 //! their own threads; findings go to one [`Collector`]. Everything a thread reuses between
 //! blobs lives in [`Scratch`], so the hot path does not allocate per blob.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use serde::Serialize;
-
 use crate::finding::{fingerprint, redact, secret_sha256, Finding, Origin};
 use crate::matcher::{self, Match, Matcher};
-use crate::revoke::{Revocation, Tally};
+use crate::messages::Messages;
 use crate::rules::RuleSet;
 use crate::suppress::{inline_allowed, Suppressor};
 
@@ -43,26 +41,18 @@ pub struct Stats {
     pub files: AtomicU64,
     pub bytes: AtomicU64,
     pub binary_skipped: AtomicU64,
-    pub errors: AtomicU64,
     pub suppressed: AtomicU64,
 }
 
-/// The numbers a report closes with.
-#[derive(Debug, Clone, Default, Serialize, serde::Deserialize, PartialEq)]
-pub struct Summary {
+/// A snapshot of [`Stats`] and the error count: what a summary is made from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
     pub files: u64,
     pub bytes: u64,
     pub binary_skipped: u64,
-    pub errors: u64,
     pub suppressed: u64,
-    pub findings: u64,
-    pub rules: u64,
+    pub errors: u64,
     pub elapsed_ms: u64,
-    /// True when something could not be scanned: the results are then a lower bound.
-    pub incomplete: bool,
-    /// Set when `--revoke` ran.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub revocation: Option<Tally>,
 }
 
 /// Per-thread buffers.
@@ -80,12 +70,9 @@ pub struct Scanner {
     pub suppress: Suppressor,
     pub options: ScanOptions,
     pub stats: Stats,
-    /// What `--revoke` will do with the findings, prepared (token read, endpoint checked)
-    /// before the scan starts.
-    pub revocation: Option<Revocation>,
+    /// Where sources report what they could not scan (which makes the run incomplete).
+    pub messages: Messages,
     started: Instant,
-    /// One lock for stderr messages so lines from threads never interleave.
-    messages: Mutex<()>,
 }
 
 /// What happened to one blob.
@@ -96,7 +83,12 @@ pub enum Scanned {
 }
 
 impl Scanner {
-    pub fn new(rules: RuleSet, suppress: Suppressor, options: ScanOptions) -> anyhow::Result<Self> {
+    pub fn new(
+        rules: RuleSet,
+        suppress: Suppressor,
+        options: ScanOptions,
+        messages: Messages,
+    ) -> anyhow::Result<Self> {
         let matcher = Matcher::new(&rules);
         Ok(Scanner {
             rules,
@@ -104,41 +96,20 @@ impl Scanner {
             suppress,
             options,
             stats: Stats::default(),
-            revocation: None,
+            messages,
             started: Instant::now(),
-            messages: Mutex::new(()),
         })
     }
 
-    /// Reports a non-fatal error: printed at once, and the scan is marked incomplete.
-    pub fn error(&self, message: impl std::fmt::Display) {
-        self.stats.errors.fetch_add(1, Relaxed);
-        self.say(format_args!("keysweep: error: {message}"));
-    }
-
-    /// Reports something the user should know that does not make results incomplete.
-    pub fn note(&self, message: impl std::fmt::Display) {
-        self.say(format_args!("keysweep: note: {message}"));
-    }
-
-    fn say(&self, line: std::fmt::Arguments<'_>) {
-        let _guard = self.messages.lock().unwrap_or_else(|e| e.into_inner());
-        let _ = writeln!(io::stderr().lock(), "{line}");
-    }
-
-    pub fn summary(&self, findings: usize) -> Summary {
-        let errors = self.stats.errors.load(Relaxed);
-        Summary {
+    /// The counters so far, and the errors reported through [`Scanner::messages`].
+    pub fn counts(&self) -> Counts {
+        Counts {
             files: self.stats.files.load(Relaxed),
             bytes: self.stats.bytes.load(Relaxed),
             binary_skipped: self.stats.binary_skipped.load(Relaxed),
-            errors,
             suppressed: self.stats.suppressed.load(Relaxed),
-            findings: findings as u64,
-            rules: self.rules.len() as u64,
+            errors: self.messages.errors(),
             elapsed_ms: self.started.elapsed().as_millis() as u64,
-            incomplete: errors > 0,
-            revocation: None,
         }
     }
 
@@ -464,7 +435,13 @@ keywords = ["tk_"]
 
     fn scanner() -> Scanner {
         let rules = RuleSet::compile(parse_file("t", RULE).unwrap()).unwrap();
-        Scanner::new(rules, Suppressor::default(), ScanOptions::default()).unwrap()
+        Scanner::new(
+            rules,
+            Suppressor::default(),
+            ScanOptions::default(),
+            Messages::capture(),
+        )
+        .unwrap()
     }
 
     fn scan(s: &Scanner, data: &[u8]) -> Vec<Finding> {

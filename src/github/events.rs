@@ -24,9 +24,10 @@ use super::patch;
 use super::repos::{self, Repo};
 use super::state::{Cache, EventsState};
 use super::sweep::{Depth, Sweeper};
-use crate::app::{self, Outcome};
 use crate::cli::{EventsArgs, Format};
 use crate::finding::{Finding, Origin};
+use crate::messages::plural;
+use crate::pipeline::{Outcome, Pipeline};
 use crate::report::{self, ReportOptions};
 use crate::scan::{Collector, Scanner, Scratch};
 
@@ -201,17 +202,16 @@ pub fn poll(client: &Client, feed: &Feed, state: &EventsState) -> Result<Batch, 
     Ok(batch)
 }
 
-pub fn run(args: &EventsArgs) -> anyhow::Result<Outcome> {
+pub fn run(args: &EventsArgs, pipeline: &Pipeline, client: &Client) -> anyhow::Result<Outcome> {
     let mut feed = Feed::from_args(args)?;
     anyhow::ensure!(
         !args.watch || matches!(args.scan.format, Format::Text | Format::Jsonl),
         "--watch writes findings as they are found: use --format text or jsonl"
     );
-    let scanner = app::build_scanner(&args.scan, Some(std::path::Path::new(".")))?;
-    let client = super::connect(&args.api)?;
+    let scanner = &pipeline.scanner;
     if let Feed::Org { member, .. } = &mut feed {
         // Same events and ids, plus private repositories' when the token's user is a member.
-        *member = repos::token_login(&client).context("cannot check whose token this is")?;
+        *member = repos::token_login(client).context("cannot check whose token this is")?;
     }
     let cache = Cache::new(&args.api.cache, &client.host_label());
     let state_path = args
@@ -219,10 +219,10 @@ pub fn run(args: &EventsArgs) -> anyhow::Result<Outcome> {
         .clone()
         .unwrap_or_else(|| cache.events_state(&feed.label().replace('/', "-")));
     let mut state = EventsState::load(&state_path, &feed.label())?;
-    let sweeper = Sweeper::new(&client, &scanner, cache, 0);
+    let sweeper = Sweeper::new(client, scanner, cache, 0);
     let mut handler = Handler {
-        client: &client,
-        scanner: &scanner,
+        client,
+        scanner,
         sweeper: &sweeper,
         repos: HashMap::new(),
         scratch: Scratch::default(),
@@ -234,12 +234,12 @@ pub fn run(args: &EventsArgs) -> anyhow::Result<Outcome> {
     };
     let collector = Collector::default();
     loop {
-        let batch = match poll(&client, &feed, &state) {
+        let batch = match poll(client, &feed, &state) {
             Ok(b) => b,
             // A watcher outlives outages: after the client's own retries, try again at the
             // next poll. A rejected token will not get better by waiting.
             Err(e) if args.watch && !matches!(e, ApiError::Unauthorized { .. }) => {
-                scanner.error(format_args!(
+                scanner.messages.error(format_args!(
                     "cannot read the {} events feed: {e}; trying again in {DEFAULT_POLL_INTERVAL}s",
                     feed.label()
                 ));
@@ -252,7 +252,7 @@ pub fn run(args: &EventsArgs) -> anyhow::Result<Outcome> {
             }
         };
         if batch.gap {
-            scanner.error(format_args!(
+            scanner.messages.error(format_args!(
                 "the {} feed no longer reaches back to event {} (GitHub keeps 300 events, 30 \
                  days): events in between were missed; sweep the affected repositories",
                 feed.label(),
@@ -265,14 +265,12 @@ pub fn run(args: &EventsArgs) -> anyhow::Result<Outcome> {
         }
         // A watcher is quiet while nothing happens; a single pass always says what it did.
         if !args.scan.quiet && (!args.watch || !batch.events.is_empty()) {
-            scanner.note(format_args!(
-                "{}: {} new event{}, {} finding{}; GitHub API: {}",
+            scanner.messages.note(format_args!(
+                "{}: {}, {}; GitHub API: {}",
                 feed.label(),
-                batch.events.len(),
-                if batch.events.len() == 1 { "" } else { "s" },
-                found.len(),
-                if found.len() == 1 { "" } else { "s" },
-                super::usage_line(&client)
+                plural(batch.events.len(), "new event"),
+                plural(found.len(), "finding"),
+                super::usage_line(client)
             ));
         }
         let next_state = EventsState {
@@ -288,27 +286,21 @@ pub fn run(args: &EventsArgs) -> anyhow::Result<Outcome> {
             for f in found {
                 collector.push(f);
             }
-            let outcome = app::finish(&scanner, collector, &args.scan)?;
+            let outcome = pipeline.finish(collector, &args.scan.report())?;
             sweeper.pending.commit()?;
             next_state.save(&state_path)?;
             return Ok(outcome);
         };
         crate::scan::sort_findings(&mut found);
         // A watcher revokes as each poll's findings are known, not at an end that never comes.
-        if let Some(revocation) = &scanner.revocation {
-            if !found.is_empty() {
-                let mut log: Box<dyn Write> = if args.scan.quiet {
-                    Box::new(io::sink())
-                } else {
-                    Box::new(io::stderr())
-                };
-                let tally = revocation.run(&mut found, &mut log)?;
+        if !found.is_empty() {
+            if let Some(tally) = pipeline.revoke(&mut found)? {
                 if tally.failed > 0 {
-                    scanner.error(format_args!("{tally}"));
+                    scanner.messages.error(format_args!("{tally}"));
                 }
             }
         }
-        sink.write(&found, &scanner)?;
+        sink.write(&found, pipeline)?;
         sweeper.pending.commit()?;
         next_state.save(&state_path)?;
         state = next_state;
@@ -341,16 +333,16 @@ impl Sink {
         })
     }
 
-    fn write(&mut self, findings: &[Finding], scanner: &Scanner) -> anyhow::Result<()> {
+    fn write(&mut self, findings: &[Finding], pipeline: &Pipeline) -> anyhow::Result<()> {
         if findings.is_empty() {
             return Ok(());
         }
-        let summary = scanner.summary(findings.len());
+        let summary = pipeline.summary(findings.len());
         report::write(
             self.format,
             findings,
             &summary,
-            &scanner.rules,
+            pipeline.rules(),
             &mut self.out,
             &ReportOptions { color: false },
         )
@@ -390,7 +382,7 @@ impl Handler<'_> {
             return;
         };
         if repos::split_full_name(repo).is_err() {
-            self.scanner.error(format_args!(
+            self.scanner.messages.error(format_args!(
                 "event {}: unexpected repository name {repo:?}",
                 event.id
             ));
@@ -421,7 +413,7 @@ impl Handler<'_> {
             }
         };
         if let Err(e) = result {
-            self.scanner.error(format_args!(
+            self.scanner.messages.error(format_args!(
                 "event {} ({} on {repo}): {e:#}",
                 event.id, event.kind
             ));
@@ -516,6 +508,7 @@ impl Handler<'_> {
                     }
                     Err(e) => {
                         self.scanner
+                            .messages
                             .error(format_args!("cannot fetch the text of {path}: {e}"));
                         obj
                     }
@@ -585,7 +578,7 @@ impl Handler<'_> {
             Err(e) => return Err(e.into()),
         };
         if let Some(why) = compare.truncated() {
-            self.scanner.note(format_args!(
+            self.scanner.messages.note(format_args!(
                 "{repo}: push {}..{}: {why}; scanning the range in the mirror instead",
                 short(before),
                 short(head)
@@ -718,10 +711,7 @@ impl Handler<'_> {
                     let page = path
                         .rsplit_once('.')
                         .map_or(path.as_str(), |(stem, _)| stem);
-                    f.origin.url = Some(format!(
-                        "{html}/{}",
-                        crate::report::sarif::percent_encode(page)
-                    ));
+                    f.origin.url = Some(format!("{html}/{}", crate::finding::uri_path(page)));
                 }
                 emit(f)
             },

@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
+use crate::finding::uri_path;
 use crate::finding::Finding;
-use crate::report::sarif::percent_encode;
 use crate::scan::{Collector, Scanner};
 use crate::source::git::{self, GitOptions};
 
@@ -64,7 +64,7 @@ fn name_finding(f: &mut Finding, repo: &RepoName<'_>) {
     f.origin.url = match (&f.origin.commit, &f.origin.path) {
         (Some(commit), Some(path)) if f.origin.source == "git" => Some(format!(
             "{html}/blob/{commit}/{}#L{}",
-            percent_encode(path),
+            uri_path(path),
             f.line
         )),
         (Some(commit), _) => Some(format!("{html}/commit/{commit}")),

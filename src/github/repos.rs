@@ -8,7 +8,15 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::client::{ApiError, Client};
-use crate::cli::Visibility;
+
+/// Which repositories of a listing a GitHub sweep takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Visibility {
+    All,
+    Public,
+    Private,
+    Internal,
+}
 
 /// The fields of GitHub's repository object a sweep uses. Everything optional that GitHub may
 /// leave out is defaulted, so a trimmed Enterprise response still parses.

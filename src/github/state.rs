@@ -13,45 +13,18 @@
 //! One file per repository (no shared index) means concurrent sweeps of different shards on one
 //! cache never overwrite each other's state.
 
-use std::fs::{self, File};
-use std::io::Write;
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::rules::RuleSet;
 
-/// Writes `bytes` to `path` so that a crash at any moment leaves either the old file or the
-/// new one: write a sibling temporary file, flush it to disk, rename it over, sync the directory.
+/// Writes `bytes` to `path` durably (see [`crate::atomic::write`]); the error names the file.
 pub fn atomic_write(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
-    let result = (|| {
-        let mut f = File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)?;
-        // The rename is durable only once the directory entry is.
-        if let Ok(d) = File::open(dir) {
-            let _ = d.sync_all();
-        }
-        Ok::<_, std::io::Error>(())
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result.with_context(|| format!("cannot write {}", path.display()))
+    crate::atomic::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// Where one API host's mirrors and state live.
@@ -169,9 +142,7 @@ impl Pending {
                     return Err(e).with_context(|| format!("cannot update {}", path.display()))
                 }
             }
-            if let Some(d) = path.parent().and_then(|d| File::open(d).ok()) {
-                let _ = d.sync_all();
-            }
+            crate::atomic::sync_dir(&path);
         }
         Ok(())
     }
@@ -203,16 +174,10 @@ impl SweepRecord {
     }
 }
 
-/// A digest of the rules in force: a repository swept under other rules is swept again.
+/// The rules in force, as a sweep record stores them: a repository swept under other rules is
+/// swept again.
 pub fn rules_digest(rules: &RuleSet) -> String {
-    let mut h = Sha256::new();
-    // A new keysweep version may find more in the same blob.
-    h.update(env!("CARGO_PKG_VERSION").as_bytes());
-    for r in rules.rules() {
-        h.update(format!("{:?}", r.spec).as_bytes());
-        h.update([0]);
-    }
-    hex::encode(&h.finalize()[..16])
+    hex::encode(&rules.digest()[..16])
 }
 
 /// The events poller's position in one feed.

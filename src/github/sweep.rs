@@ -6,7 +6,7 @@
 //! blobs only. Untouched repositories cost nothing beyond their line in the listing.
 
 use std::io::IsTerminal;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -17,9 +17,10 @@ use super::history::{self, RepoName, Scope};
 use super::mirror::{self, Credentials, Synced};
 use super::repos::{self, Filter, Repo, Target};
 use super::state::{rules_digest, Cache, Pending, SweepRecord};
-use crate::app::{self, Outcome};
 use crate::cli::SweepArgs;
 use crate::finding::Finding;
+use crate::messages::{count, Messages};
+use crate::pipeline::{Outcome, Pipeline};
 use crate::scan::{Collector, Scanner};
 
 /// Everything the per-repository work shares, in a sweep and in the events poller.
@@ -77,6 +78,7 @@ impl<'a> Sweeper<'a> {
             Ok(outcome) => outcome,
             Err(e) => {
                 self.scanner
+                    .messages
                     .error(format_args!("{}: {e:#}", repo.full_name));
                 RepoOutcome::Failed
             }
@@ -110,14 +112,14 @@ impl<'a> Sweeper<'a> {
             .context("GitHub gave no clone URL")?;
         let synced = mirror::sync(&mirror_path, url, &self.credentials)?;
         if synced == Synced::Empty {
-            self.scanner.note(format_args!(
+            self.scanner.messages.note(format_args!(
                 "{}: empty repository, nothing to scan",
                 repo.full_name
             ));
             self.pending.write(&record_path, &record.to_bytes())?;
             return Ok(RepoOutcome::Empty);
         }
-        let errors_before = self.scanner.stats.errors.load(Relaxed);
+        let errors_before = self.scanner.messages.errors();
         let state = match depth {
             Depth::Incremental { .. } => {
                 Some(self.pending.stage(&self.cache.git_state(owner, name))?)
@@ -137,7 +139,7 @@ impl<'a> Sweeper<'a> {
         )?;
         // Only a clean scan vouches for the repository as of this push.
         if matches!(depth, Depth::Incremental { .. })
-            && self.scanner.stats.errors.load(Relaxed) == errors_before
+            && self.scanner.messages.errors() == errors_before
         {
             self.pending.write(&record_path, &record.to_bytes())?;
         }
@@ -145,10 +147,14 @@ impl<'a> Sweeper<'a> {
     }
 }
 
-pub fn run(target: Target, args: &SweepArgs) -> anyhow::Result<Outcome> {
-    let scanner = app::build_scanner(&args.scan, Some(std::path::Path::new(".")))?;
-    let client = super::connect(&args.api)?;
-    let listed = repos::list(&client, &target)
+pub fn run(
+    target: Target,
+    args: &SweepArgs,
+    pipeline: &Pipeline,
+    client: &Client,
+) -> anyhow::Result<Outcome> {
+    let scanner = &pipeline.scanner;
+    let listed = repos::list(client, &target)
         .with_context(|| format!("cannot list the repositories of {}", target.label()))?;
     let filter = Filter::new(
         &args.include,
@@ -176,10 +182,9 @@ pub fn run(target: Target, args: &SweepArgs) -> anyhow::Result<Outcome> {
     }
     if !args.scan.quiet {
         let mut line = format!(
-            "{}: {} repositor{} listed",
+            "{}: {} listed",
             target.label(),
-            listed.len(),
-            if listed.len() == 1 { "y" } else { "ies" }
+            count(listed.len(), "repository", "repositories")
         );
         if !left_out.is_empty() {
             let parts: Vec<String> = left_out.iter().map(|(k, v)| format!("{v} {k}")).collect();
@@ -191,7 +196,7 @@ pub fn run(target: Target, args: &SweepArgs) -> anyhow::Result<Outcome> {
                 chosen.len()
             ));
         }
-        scanner.note(line);
+        scanner.messages.note(line);
     }
 
     let concurrency = args.parallel_repos.max(1);
@@ -201,8 +206,8 @@ pub fn run(target: Target, args: &SweepArgs) -> anyhow::Result<Outcome> {
         n => n,
     };
     let sweeper = Sweeper::new(
-        &client,
-        &scanner,
+        client,
+        scanner,
         Cache::new(&args.api.cache, &client.host_label()),
         threads,
     );
@@ -210,7 +215,10 @@ pub fn run(target: Target, args: &SweepArgs) -> anyhow::Result<Outcome> {
     let tally = Tally::default();
     let next = AtomicUsize::new(0);
     let started = Instant::now();
-    let progress = Progress::start(!args.scan.quiet && std::io::stderr().is_terminal());
+    let progress = Progress::start(
+        !args.scan.quiet && std::io::stderr().is_terminal(),
+        &scanner.messages,
+    );
     std::thread::scope(|s| {
         for _ in 0..concurrency.min(chosen.len()) {
             s.spawn(|| loop {
@@ -230,20 +238,19 @@ pub fn run(target: Target, args: &SweepArgs) -> anyhow::Result<Outcome> {
     });
     progress.stop();
     if !args.scan.quiet {
-        scanner.note(format_args!(
-            "swept {} repositor{} in {:.1}s: {} scanned, {} unchanged since the last sweep, {} \
-             empty, {} failed; GitHub API: {}",
-            chosen.len(),
-            if chosen.len() == 1 { "y" } else { "ies" },
+        scanner.messages.note(format_args!(
+            "swept {} in {:.1}s: {} scanned, {} unchanged since the last sweep, {} empty, {} \
+             failed; GitHub API: {}",
+            count(chosen.len(), "repository", "repositories"),
             started.elapsed().as_secs_f64(),
             tally.scanned.load(Relaxed),
             tally.unchanged.load(Relaxed),
             tally.empty.load(Relaxed),
             tally.failed.load(Relaxed),
-            super::usage_line(&client),
+            super::usage_line(client),
         ));
     }
-    let outcome = app::finish(&scanner, collector, &args.scan)?;
+    let outcome = pipeline.finish(collector, &args.scan.report())?;
     // The report is out: what it covers may now count as seen.
     sweeper.pending.commit()?;
     Ok(outcome)
@@ -280,15 +287,15 @@ impl Tally {
 struct Progress {
     on: bool,
     last: Mutex<Option<Instant>>,
-    shown: AtomicBool,
+    messages: Messages,
 }
 
 impl Progress {
-    fn start(on: bool) -> Self {
+    fn start(on: bool, messages: &Messages) -> Self {
         Progress {
             on,
             last: Mutex::new(None),
-            shown: AtomicBool::new(false),
+            messages: messages.clone(),
         }
     }
 
@@ -301,18 +308,15 @@ impl Progress {
             return;
         }
         *last = Some(Instant::now());
-        self.shown.store(true, Relaxed);
-        eprint!(
-            "\r\x1b[2Ksweeping: {}/{total} repositories, {} failed, {} findings; {current}",
+        self.messages.progress(format_args!(
+            "sweeping: {}/{total} repositories, {} failed, {} findings; {current}",
             tally.done(),
             tally.failed.load(Relaxed),
             collector.len()
-        );
+        ));
     }
 
     fn stop(&self) {
-        if self.shown.load(Relaxed) {
-            eprint!("\r\x1b[2K");
-        }
+        self.messages.clear_progress();
     }
 }

@@ -6,8 +6,8 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use crate::finding::Finding;
+use crate::report::Summary;
 use crate::rules::Severity;
-use crate::scan::Summary;
 
 /// GitHub shows at most 10 error and 10 warning annotations per step and 50 per job; more
 /// are dropped by the runner, so past this the rest are counted in one notice instead.
@@ -120,7 +120,7 @@ pub fn summary_markdown(
         md,
         "Scanned {scope}: {} blob(s)/file(s), {}, {} binary skipped, {} suppressed, {} error(s), {:.2} s.\n",
         summary.files,
-        super::text::human_bytes(summary.bytes),
+        crate::messages::human_bytes(summary.bytes),
         summary.binary_skipped,
         summary.suppressed,
         summary.errors,
@@ -142,26 +142,7 @@ pub fn summary_markdown(
     );
     md.push_str("|---|---|---|---|---|---|---|\n");
     for f in findings.iter().take(MAX_SUMMARY_ROWS) {
-        let place = cell(&f.location());
-        let location = match links.and_then(|l| l.link(f)) {
-            Some(url) => format!("[{place}]({url})"),
-            None => place,
-        };
-        let commit = f
-            .origin
-            .commit
-            .as_deref()
-            .map(|c| format!("`{}`", &c[..c.len().min(12)]))
-            .unwrap_or_default();
-        let _ = writeln!(
-            md,
-            "| {} | `{}` | {location} | `{}` | `{}` | {commit} | {} |",
-            f.severity,
-            f.rule,
-            cell(&f.redacted),
-            &f.secret_sha256[..16],
-            cell(f.revocation.as_deref().unwrap_or("")),
-        );
+        md.push_str(&row(f, links));
     }
     if n > MAX_SUMMARY_ROWS {
         let _ = writeln!(
@@ -170,6 +151,35 @@ pub fn summary_markdown(
             n - MAX_SUMMARY_ROWS
         );
     }
+    md.push_str(&revocation_line(findings));
+    md
+}
+
+/// One finding's table row: redacted value and a hash prefix only, linked to its line.
+fn row(f: &Finding, links: Option<&LinkBase>) -> String {
+    let place = cell(&f.location());
+    let location = match links.and_then(|l| l.link(f)) {
+        Some(url) => format!("[{place}]({url})"),
+        None => place,
+    };
+    let commit = f
+        .origin
+        .commit
+        .as_deref()
+        .map(|c| format!("`{}`", &c[..c.len().min(12)]))
+        .unwrap_or_default();
+    format!(
+        "| {} | `{}` | {location} | `{}` | `{}` | {commit} | {} |\n",
+        f.severity,
+        f.rule,
+        cell(&f.redacted),
+        &f.secret_sha256[..16],
+        cell(f.revocation.as_deref().unwrap_or("")),
+    )
+}
+
+/// `**Revocation:** failed 1, revoked 2`: outcomes counted by kind, or nothing.
+fn revocation_line(findings: &[Finding]) -> String {
     let revoked: BTreeMap<&str, usize> = findings
         .iter()
         .filter_map(|f| f.revocation.as_deref())
@@ -177,13 +187,11 @@ pub fn summary_markdown(
             *m.entry(r.split(':').next().unwrap_or(r)).or_default() += 1;
             m
         });
-    if !revoked.is_empty() {
-        md.push_str("\n**Revocation:** ");
-        let parts: Vec<String> = revoked.iter().map(|(k, v)| format!("{k} {v}")).collect();
-        md.push_str(&parts.join(", "));
-        md.push('\n');
+    if revoked.is_empty() {
+        return String::new();
     }
-    md
+    let parts: Vec<String> = revoked.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    format!("\n**Revocation:** {}\n", parts.join(", "))
 }
 
 /// Table cells must not break the row.

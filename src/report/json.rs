@@ -5,7 +5,7 @@ use std::io::{self, Write};
 use serde::{Deserialize, Serialize};
 
 use crate::finding::Finding;
-use crate::scan::Summary;
+use crate::report::Summary;
 
 #[derive(Serialize, Deserialize)]
 pub struct Document {
@@ -37,6 +37,14 @@ pub fn write_lines(findings: &[Finding], out: &mut dyn Write) -> io::Result<()> 
 
 /// Reads findings back from a keysweep JSON document or JSON Lines report (for baselines,
 /// revocation from a report, and merging shard outputs).
+/// The findings of a keysweep JSON or JSON Lines report file.
+pub fn read_findings_file(path: &std::path::Path) -> anyhow::Result<Vec<Finding>> {
+    use anyhow::Context;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read report {}", path.display()))?;
+    read_findings(&text).with_context(|| format!("cannot read findings from {}", path.display()))
+}
+
 pub fn read_findings(text: &str) -> anyhow::Result<Vec<Finding>> {
     let trimmed = text.trim_start();
     if trimmed.starts_with('{') && serde_json::from_str::<Document>(trimmed).is_ok() {

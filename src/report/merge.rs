@@ -15,7 +15,8 @@ use serde_json::{json, Value};
 use super::json::{read_findings, Document};
 use super::sarif::{MAX_RELATED, MAX_RESULTS};
 use crate::finding::Finding;
-use crate::scan::{sort_findings, Summary};
+use crate::report::Summary;
+use crate::scan::sort_findings;
 
 const FINGERPRINT_KEY: &str = "keysweep/fingerprint/v1";
 
@@ -97,64 +98,83 @@ pub fn summary(findings: &[Finding], rules: usize, incomplete: bool) -> Summary 
     }
 }
 
+/// SARIF runs merged so far: the first driver, rule descriptors once by id, results once by
+/// keysweep fingerprint.
+#[derive(Default)]
+struct SarifMerge {
+    driver: Option<Value>,
+    rules: Vec<Value>,
+    rule_ids: HashSet<String>,
+    results: Vec<Value>,
+    by_fingerprint: HashMap<String, usize>,
+    truncated: u64,
+}
+
+impl SarifMerge {
+    fn add_run(&mut self, run: &Value) {
+        let run_driver = run.pointer("/tool/driver").cloned().unwrap_or(json!({}));
+        for rule in array(&run_driver, "rules") {
+            if let Some(id) = rule.get("id").and_then(Value::as_str) {
+                if self.rule_ids.insert(id.to_string()) {
+                    self.rules.push(rule.clone());
+                }
+            }
+        }
+        self.driver.get_or_insert(run_driver);
+        self.truncated += run
+            .pointer("/properties/truncated_results")
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
+        for result in array(run, "results") {
+            let key = result
+                .pointer(&format!(
+                    "/partialFingerprints/{}",
+                    FINGERPRINT_KEY.replace('/', "~1")
+                ))
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                // Not from keysweep: only an identical result is a duplicate.
+                .unwrap_or_else(|| result.to_string());
+            match self.by_fingerprint.get(&key) {
+                Some(&i) => absorb(&mut self.results[i], result),
+                None => {
+                    self.by_fingerprint.insert(key, self.results.len());
+                    self.results.push(result.clone());
+                }
+            }
+        }
+    }
+}
+
+/// The array under `key`, or nothing.
+fn array<'a>(value: &'a Value, key: &str) -> impl Iterator<Item = &'a Value> {
+    value
+        .get(key)
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+}
+
 /// Merges SARIF logs: rule descriptors by id, results by keysweep fingerprint. Returns the log
 /// and its number of results.
 pub fn merge_sarif(docs: &[Value]) -> anyhow::Result<(Value, usize)> {
-    let mut driver: Option<Value> = None;
-    let mut rules: Vec<Value> = Vec::new();
-    let mut rule_ids: HashSet<String> = HashSet::new();
-    let mut results: Vec<Value> = Vec::new();
-    let mut by_fingerprint: HashMap<String, usize> = HashMap::new();
-    let mut truncated = 0u64;
+    let mut acc = SarifMerge::default();
     for doc in docs {
         let runs = doc
             .get("runs")
             .and_then(Value::as_array)
             .context("SARIF log without runs")?;
         for run in runs {
-            let run_driver = run.pointer("/tool/driver").cloned().unwrap_or(json!({}));
-            for rule in run_driver
-                .get("rules")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                if let Some(id) = rule.get("id").and_then(Value::as_str) {
-                    if rule_ids.insert(id.to_string()) {
-                        rules.push(rule.clone());
-                    }
-                }
-            }
-            driver.get_or_insert(run_driver);
-            truncated += run
-                .pointer("/properties/truncated_results")
-                .and_then(Value::as_u64)
-                .unwrap_or(0);
-            for result in run
-                .get("results")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                let key = result
-                    .pointer(&format!(
-                        "/partialFingerprints/{}",
-                        FINGERPRINT_KEY.replace('/', "~1")
-                    ))
-                    .and_then(Value::as_str)
-                    .map(str::to_string)
-                    // Not from keysweep: only an identical result is a duplicate.
-                    .unwrap_or_else(|| result.to_string());
-                match by_fingerprint.get(&key) {
-                    Some(&i) => absorb(&mut results[i], result),
-                    None => {
-                        by_fingerprint.insert(key, results.len());
-                        results.push(result.clone());
-                    }
-                }
-            }
+            acc.add_run(run);
         }
     }
+    let SarifMerge {
+        driver,
+        rules,
+        mut results,
+        mut truncated,
+        ..
+    } = acc;
     if results.len() > MAX_RESULTS {
         truncated += (results.len() - MAX_RESULTS) as u64;
         results.truncate(MAX_RESULTS);

@@ -9,10 +9,61 @@ pub mod text;
 
 use std::io::{self, Write};
 
-use crate::cli::Format;
+use serde::{Deserialize, Serialize};
+
 use crate::finding::Finding;
+use crate::revoke::Tally;
 use crate::rules::RuleSet;
-use crate::scan::Summary;
+use crate::scan::Counts;
+
+/// A report's format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Human-readable, coloured on a terminal.
+    Text,
+    /// One JSON document: findings and summary.
+    Json,
+    /// One finding per line (the stable machine contract).
+    Jsonl,
+    /// SARIF 2.1.0, for GitHub code scanning.
+    Sarif,
+}
+
+/// The numbers a report closes with.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Summary {
+    pub files: u64,
+    pub bytes: u64,
+    pub binary_skipped: u64,
+    pub errors: u64,
+    pub suppressed: u64,
+    pub findings: u64,
+    pub rules: u64,
+    pub elapsed_ms: u64,
+    /// True when something could not be scanned: the results are then a lower bound.
+    pub incomplete: bool,
+    /// Set when `--revoke` ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revocation: Option<Tally>,
+}
+
+impl Summary {
+    /// A scan's summary before revocation: its counts, the findings kept, the rules in force.
+    pub fn of_scan(counts: Counts, findings: usize, rules: usize) -> Summary {
+        Summary {
+            files: counts.files,
+            bytes: counts.bytes,
+            binary_skipped: counts.binary_skipped,
+            errors: counts.errors,
+            suppressed: counts.suppressed,
+            findings: findings as u64,
+            rules: rules as u64,
+            elapsed_ms: counts.elapsed_ms,
+            incomplete: counts.errors > 0,
+            revocation: None,
+        }
+    }
+}
 
 pub struct ReportOptions {
     pub color: bool,

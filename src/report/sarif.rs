@@ -14,7 +14,7 @@ use serde_sarif::sarif::{
     Result as SarifResult, ResultLevel, Run, Sarif, Tool, ToolComponent,
 };
 
-use crate::finding::Finding;
+use crate::finding::{uri_path, Finding};
 use crate::rules::{RuleSet, Severity};
 
 pub const MAX_RESULTS: usize = 25_000;
@@ -27,81 +27,23 @@ pub fn write(findings: &[Finding], rules: &RuleSet, out: &mut dyn Write) -> io::
 }
 
 pub fn build(findings: &[Finding], rules: &RuleSet) -> Sarif {
-    // Group occurrences by fingerprint, keeping first-seen order (findings arrive sorted).
-    let mut order: Vec<&str> = Vec::new();
-    let mut groups: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
-    for f in findings {
-        let g = groups.entry(&f.fingerprint).or_default();
-        if g.is_empty() {
-            order.push(&f.fingerprint);
-        }
-        g.push(f);
-    }
-
+    let groups = group_by_secret(findings);
     let mut descriptors: Vec<ReportingDescriptor> = Vec::new();
     let mut rule_index: BTreeMap<&str, i64> = BTreeMap::new();
     let mut results = Vec::new();
-    for fp in order.iter().take(MAX_RESULTS) {
-        let group = &groups[fp];
+    for group in groups.iter().take(MAX_RESULTS) {
         let first = group[0];
         let index = *rule_index.entry(&first.rule).or_insert_with(|| {
             descriptors.push(descriptor(first, rules));
             descriptors.len() as i64 - 1
         });
-        let related: Vec<Location> = group[1..]
-            .iter()
-            .take(MAX_RELATED)
-            .enumerate()
-            .map(|(i, f)| Location {
-                id: Some(i as i64 + 1),
-                message: Some(text_message(format!("Same secret ({})", f.redacted))),
-                ..location(f)
-            })
-            .collect();
-        let mut props = BTreeMap::new();
-        props.insert("secret_sha256".into(), first.secret_sha256.clone().into());
-        props.insert("redacted".into(), first.redacted.clone().into());
-        props.insert("occurrences".into(), (group.len() as u64).into());
-        if let Some(id) = &first.key_id {
-            props.insert("key_id".into(), id.clone().into());
-        }
-        if let Some(url) = &first.origin.url {
-            props.insert("url".into(), url.clone().into());
-        }
-        if let Some(r) = &first.revocation {
-            props.insert("revocation".into(), r.clone().into());
-        }
-        let mut message = format!(
-            "{} found: {} (sha256 {})",
-            first.description, first.redacted, first.secret_sha256
-        );
-        if group.len() > 1 {
-            message.push_str(&format!("; {} more occurrence(s)", group.len() - 1));
-        }
-        let mut result = SarifResult::builder()
-            .rule_id(first.rule.clone())
-            .rule_index(index)
-            .level(level(first.severity))
-            .message(text_message(message))
-            .locations(vec![location(first)])
-            .partial_fingerprints(BTreeMap::from([(
-                "keysweep/fingerprint/v1".to_string(),
-                first.fingerprint.clone(),
-            )]))
-            .properties(PropertyBag {
-                additional_properties: props,
-                ..Default::default()
-            })
-            .build();
-        result.related_locations = (!related.is_empty()).then_some(related);
-        results.push(result);
+        results.push(result(group, index));
     }
-
     let mut run_props = BTreeMap::new();
-    if order.len() > MAX_RESULTS {
+    if groups.len() > MAX_RESULTS {
         run_props.insert(
             "truncated_results".into(),
-            ((order.len() - MAX_RESULTS) as u64).into(),
+            ((groups.len() - MAX_RESULTS) as u64).into(),
         );
     }
     let driver = ToolComponent::builder()
@@ -123,6 +65,78 @@ pub fn build(findings: &[Finding], rules: &RuleSet) -> Sarif {
         .version(serde_json::Value::from("2.1.0"))
         .runs(vec![run])
         .build()
+}
+
+/// Occurrences grouped by fingerprint (one SARIF result per secret), in first-seen order:
+/// findings arrive sorted.
+fn group_by_secret(findings: &[Finding]) -> Vec<Vec<&Finding>> {
+    let mut index: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut groups: Vec<Vec<&Finding>> = Vec::new();
+    for f in findings {
+        let i = *index.entry(&f.fingerprint).or_insert_with(|| {
+            groups.push(Vec::new());
+            groups.len() - 1
+        });
+        groups[i].push(f);
+    }
+    groups
+}
+
+/// One secret's result: its first occurrence as the location, the others as related
+/// locations (capped), hash and redacted form as properties.
+fn result(group: &[&Finding], rule_index: i64) -> SarifResult {
+    let first = group[0];
+    let related: Vec<Location> = group[1..]
+        .iter()
+        .take(MAX_RELATED)
+        .enumerate()
+        .map(|(i, f)| Location {
+            id: Some(i as i64 + 1),
+            message: Some(text_message(format!("Same secret ({})", f.redacted))),
+            ..location(f)
+        })
+        .collect();
+    let mut message = format!(
+        "{} found: {} (sha256 {})",
+        first.description, first.redacted, first.secret_sha256
+    );
+    if group.len() > 1 {
+        message.push_str(&format!("; {} more occurrence(s)", group.len() - 1));
+    }
+    let mut result = SarifResult::builder()
+        .rule_id(first.rule.clone())
+        .rule_index(rule_index)
+        .level(level(first.severity))
+        .message(text_message(message))
+        .locations(vec![location(first)])
+        .partial_fingerprints(BTreeMap::from([(
+            "keysweep/fingerprint/v1".to_string(),
+            first.fingerprint.clone(),
+        )]))
+        .properties(PropertyBag {
+            additional_properties: properties(first, group.len()),
+            ..Default::default()
+        })
+        .build();
+    result.related_locations = (!related.is_empty()).then_some(related);
+    result
+}
+
+fn properties(first: &Finding, occurrences: usize) -> BTreeMap<String, serde_json::Value> {
+    let mut props = BTreeMap::new();
+    props.insert("secret_sha256".into(), first.secret_sha256.clone().into());
+    props.insert("redacted".into(), first.redacted.clone().into());
+    props.insert("occurrences".into(), (occurrences as u64).into());
+    if let Some(id) = &first.key_id {
+        props.insert("key_id".into(), id.clone().into());
+    }
+    if let Some(url) = &first.origin.url {
+        props.insert("url".into(), url.clone().into());
+    }
+    if let Some(r) = &first.revocation {
+        props.insert("revocation".into(), r.clone().into());
+    }
+    props
 }
 
 fn descriptor(f: &Finding, rules: &RuleSet) -> ReportingDescriptor {
@@ -201,7 +215,7 @@ fn location(f: &Finding) -> Location {
 fn uri(f: &Finding) -> String {
     if let (Some(repo), Some(_)) = (&f.origin.repo, &f.origin.url) {
         let path = f.origin.path.as_deref().unwrap_or(&f.origin.source);
-        return percent_encode(&format!("{repo}/{path}"));
+        return uri_path(&format!("{repo}/{path}"));
     }
     let path = f.origin.path.as_deref().unwrap_or(&f.origin.source);
     let path = path.strip_prefix("./").unwrap_or(path);
@@ -215,23 +229,10 @@ fn uri(f: &Finding) -> String {
         })
         .unwrap_or_else(|| path.to_string());
     if relative.starts_with('/') {
-        format!("file://{}", percent_encode(&relative))
+        format!("file://{}", uri_path(&relative))
     } else {
-        percent_encode(&relative)
+        uri_path(&relative)
     }
-}
-
-/// A path as a URI path: `/` and unreserved characters kept, everything else percent-encoded.
-pub fn percent_encode(path: &str) -> String {
-    let mut out = String::with_capacity(path.len());
-    for b in path.bytes() {
-        if b.is_ascii_alphanumeric() || b"/-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 fn level(s: Severity) -> ResultLevel {

@@ -3,8 +3,9 @@
 use std::io::{self, Write};
 
 use crate::finding::Finding;
+use crate::messages::{human_bytes, plural};
+use crate::report::Summary;
 use crate::rules::Severity;
-use crate::scan::Summary;
 
 struct Paint {
     on: bool,
@@ -83,25 +84,22 @@ fn also_line(f: &Finding) -> String {
     if n > parts.len() as u64 {
         parts.push(format!("{} more", n - parts.len() as u64));
     }
-    format!("also in {n} other place{}: {}", plural(n), parts.join(", "))
+    format!("also in {}: {}", plural(n, "other place"), parts.join(", "))
 }
 
 pub fn summary_line(findings: &[Finding], s: &Summary) -> String {
     let count = |sev| findings.iter().filter(|f| f.severity == sev).count();
     let mut line = format!(
-        "{} finding{} ({} high, {} medium, {} low) in {} file{} ({}), {} binary skipped, {} suppressed, {} error{}, {:.2} s",
-        s.findings,
-        plural(s.findings),
+        "{} ({} high, {} medium, {} low) in {} ({}), {} binary skipped, {} suppressed, {}, {:.2} s",
+        plural(s.findings, "finding"),
         count(Severity::High),
         count(Severity::Medium),
         count(Severity::Low),
-        s.files,
-        plural(s.files),
+        plural(s.files, "file"),
         human_bytes(s.bytes),
         s.binary_skipped,
         s.suppressed,
-        s.errors,
-        plural(s.errors),
+        plural(s.errors, "error"),
         s.elapsed_ms as f64 / 1000.0
     );
     if s.incomplete {
@@ -111,27 +109,4 @@ pub fn summary_line(findings: &[Finding], s: &Summary) -> String {
         line.push_str(&format!("; {r}"));
     }
     line
-}
-
-fn plural(n: u64) -> &'static str {
-    if n == 1 {
-        ""
-    } else {
-        "s"
-    }
-}
-
-pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u < UNITS.len() - 1 {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
 }

@@ -22,7 +22,6 @@ use std::time::Duration;
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
-use crate::cli::RevokeOptions;
 use crate::config::Config;
 use crate::finding::Finding;
 use crate::rules::RuleSet;
@@ -33,6 +32,17 @@ use journal::{Journal, JournalState, Record};
 /// `keysweep.toml`, in the directory keysweep keeps its state in.
 pub const DEFAULT_JOURNAL: &str = ".keysweep/revocations.jsonl";
 pub const DEFAULT_TOKEN_ENV: &str = "KEYSWEEP_REVOKE_TOKEN";
+
+/// What the command line asks of a revocation (`--dry-run`, `--journal`, `--concurrency`).
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Send nothing: print exactly what would be sent.
+    pub dry_run: bool,
+    /// The journal, overriding `[revoke] journal`.
+    pub journal: Option<PathBuf>,
+    /// Requests in flight at once, overriding `[revoke] concurrency`.
+    pub concurrency: Option<usize>,
+}
 
 /// The `[revoke]` section of `keysweep.toml`.
 #[derive(Debug, Clone, Deserialize)]
@@ -348,7 +358,7 @@ impl Settings {
     pub fn resolve(
         config: &Config,
         rules: &RuleSet,
-        options: &RevokeOptions,
+        options: &Options,
     ) -> anyhow::Result<Settings> {
         let file = config.path.as_ref().map_or_else(
             || crate::config::FILE_NAME.into(),
@@ -439,7 +449,7 @@ impl Revocation {
     pub fn prepare(
         config: &Config,
         rules: &RuleSet,
-        options: &RevokeOptions,
+        options: &Options,
     ) -> anyhow::Result<Revocation> {
         let settings = Settings::resolve(config, rules, options)?;
         if options.dry_run {
@@ -764,12 +774,12 @@ mod tests {
     #[test]
     fn settings_default_to_revocable_prefixes_and_a_journal_beside_the_config() {
         let c = config("[revoke]\nendpoint = 'https://keys.example/v1/revocations'\n");
-        let s = Settings::resolve(&c, &rules(), &RevokeOptions::default()).unwrap();
+        let s = Settings::resolve(&c, &rules(), &Options::default()).unwrap();
         assert_eq!(s.owned, owned(&["sk_live_"]));
         assert_eq!(s.journal, c.dir.join(DEFAULT_JOURNAL));
         assert_eq!((s.max_attempts, s.concurrency), (5, 4));
         assert_eq!(s.token_env, DEFAULT_TOKEN_ENV);
-        let flags = RevokeOptions {
+        let flags = Options {
             journal: Some("/tmp/j.jsonl".into()),
             concurrency: Some(9),
             dry_run: false,
@@ -802,7 +812,7 @@ mod tests {
                 "no key prefix",
             ),
         ] {
-            let err = Settings::resolve(&config(toml), &rules(), &RevokeOptions::default())
+            let err = Settings::resolve(&config(toml), &rules(), &Options::default())
                 .map(|_| ())
                 .unwrap_err();
             let msg = format!("{err:#}");

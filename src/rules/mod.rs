@@ -2,8 +2,6 @@
 //!
 //! The format is documented for users in `docs/rules.md`; keep the two in step.
 
-pub mod check;
-
 use std::collections::HashSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -247,9 +245,7 @@ impl RuleSet {
     pub fn load(sources: &RuleSources) -> Result<Self, RuleError> {
         let mut specs = Vec::new();
         if sources.builtin {
-            for (name, text) in BUILTIN_RULE_FILES {
-                specs.extend(parse_file(&format!("{BUILTIN_ORIGIN}{name}"), text)?);
-            }
+            specs = builtin_specs()?;
         }
         for path in &sources.paths {
             specs.extend(read_rule_path(path)?);
@@ -309,6 +305,20 @@ impl RuleSet {
         keywords
     }
 
+    /// Identifies what a scan with these rules would find in a blob: keysweep's version (a new
+    /// version may find more in the same bytes) and every rule in force. Incremental state
+    /// (git `--state`, GitHub sweep records) is valid only under the same digest.
+    pub fn digest(&self) -> [u8; 32] {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(env!("CARGO_PKG_VERSION").as_bytes());
+        for rule in &self.rules {
+            h.update([0]);
+            h.update(format!("{:?}", rule.spec).as_bytes());
+        }
+        h.finalize().into()
+    }
+
     pub fn find(&self, id: &str) -> Option<&Rule> {
         self.rules.iter().find(|r| r.id() == id)
     }
@@ -320,6 +330,15 @@ impl RuleSet {
     pub fn is_empty(&self) -> bool {
         self.rules.is_empty()
     }
+}
+
+/// The built-in pack's rules, each with the name of its file (`builtin:aws.toml`).
+pub fn builtin_specs() -> Result<Vec<(String, RuleSpec)>, RuleError> {
+    let mut specs = Vec::new();
+    for (name, text) in BUILTIN_RULE_FILES {
+        specs.extend(parse_file(&format!("{BUILTIN_ORIGIN}{name}"), text)?);
+    }
+    Ok(specs)
 }
 
 /// Parses one rule file's text; `origin` names it in errors.

@@ -51,10 +51,10 @@ pub fn scan(scanner: &Scanner, roots: &[PathBuf], options: &DirOptions, collecto
                     scan_file(scanner, entry.path(), &mut scratch, &collector)
                 }
                 Ok(_) => {}
-                Err(err) if is_loop(&err) => {
-                    scanner.note(format_args!("{err}: not followed again"))
-                }
-                Err(err) => scanner.error(err),
+                Err(err) if is_loop(&err) => scanner
+                    .messages
+                    .note(format_args!("{err}: not followed again")),
+                Err(err) => scanner.messages.error(err),
             }
             WalkState::Continue
         })
@@ -73,7 +73,9 @@ fn scan_file(scanner: &Scanner, path: &Path, scratch: &mut Scratch, collector: &
     let result = File::open(path)
         .and_then(|mut file| scanner.scan_reader(&mut file, &origin, scratch, &mut emit));
     if let Err(e) = result {
-        scanner.error(format_args!("{}: {e}", path.display()));
+        scanner
+            .messages
+            .error(format_args!("{}: {e}", path.display()));
     }
 }
 

@@ -64,7 +64,9 @@ pub fn scan(scanner: &Scanner, path: &Path, collector: &Collector) -> anyhow::Re
         let new = match read_blob(&repo, &entry.id, &mut new_buf) {
             Ok(data) => data,
             Err(e) => {
-                scanner.error(format_args!("staged {shown}: {e:#}"));
+                scanner
+                    .messages
+                    .error(format_args!("staged {shown}: {e:#}"));
                 continue;
             }
         };
@@ -75,7 +77,9 @@ pub fn scan(scanner: &Scanner, path: &Path, collector: &Collector) -> anyhow::Re
                 Err(e) => {
                     // Without the old side every line counts as added: over-reporting beats a
                     // silent pass in a commit gate.
-                    scanner.error(format_args!("staged {shown}: HEAD version: {e:#}"));
+                    scanner
+                        .messages
+                        .error(format_args!("staged {shown}: HEAD version: {e:#}"));
                     None
                 }
             },
@@ -92,7 +96,7 @@ pub fn scan(scanner: &Scanner, path: &Path, collector: &Collector) -> anyhow::Re
         });
     }
     if conflicted > 0 {
-        scanner.note(format_args!(
+        scanner.messages.note(format_args!(
             "{conflicted} conflicted index entr{} not scanned: resolve and stage them first",
             if conflicted == 1 { "y" } else { "ies" }
         ));

@@ -12,6 +12,6 @@ pub fn scan(scanner: &Scanner, collector: &Collector) {
     if let Err(e) = scanner.scan_reader(&mut input, &origin, &mut scratch, &mut |f| {
         collector.push(f)
     }) {
-        scanner.error(format_args!("stdin: {e}"));
+        scanner.messages.error(format_args!("stdin: {e}"));
     }
 }

@@ -46,69 +46,10 @@ impl KeywordDfa {
             .collect();
         let lengths: Vec<usize> = lowered.iter().map(Vec::len).collect();
 
-        // Byte classes: one per distinct (lowercased) keyword byte, 0 for everything else.
-        let mut classes = [0u16; 256];
-        let mut count = 1usize;
-        for k in &lowered {
-            for &b in k {
-                if classes[b as usize] == 0 {
-                    classes[b as usize] = count as u16;
-                    count += 1;
-                }
-            }
-        }
-        for b in b'A'..=b'Z' {
-            classes[b as usize] = classes[b.to_ascii_lowercase() as usize];
-        }
+        let (classes, count) = byte_classes(&lowered);
         let stride = count.next_power_of_two();
-
-        // Trie with goto edges, then failure links in breadth-first order.
-        let mut goto: Vec<Vec<Option<usize>>> = vec![vec![None; stride]];
-        let mut out: Vec<Vec<usize>> = vec![Vec::new()];
-        for (i, k) in lowered.iter().enumerate() {
-            if k.is_empty() {
-                continue;
-            }
-            let mut s = 0;
-            for &b in k {
-                let c = classes[b as usize] as usize;
-                s = match goto[s][c] {
-                    Some(n) => n,
-                    None => {
-                        goto.push(vec![None; stride]);
-                        out.push(Vec::new());
-                        let n = goto.len() - 1;
-                        goto[s][c] = Some(n);
-                        n
-                    }
-                };
-            }
-            out[s].push(i);
-        }
-        let n = goto.len();
-        let mut fail = vec![0usize; n];
-        let mut delta = vec![vec![0usize; stride]; n];
-        let mut queue = VecDeque::new();
-        for c in 0..stride {
-            if let Some(s) = goto[0][c] {
-                delta[0][c] = s;
-                queue.push_back(s);
-            }
-        }
-        while let Some(s) = queue.pop_front() {
-            let inherited = out[fail[s]].clone();
-            out[s].extend(inherited);
-            for c in 0..stride {
-                match goto[s][c] {
-                    Some(t) => {
-                        fail[t] = delta[fail[s]][c];
-                        delta[s][c] = t;
-                        queue.push_back(t);
-                    }
-                    None => delta[s][c] = delta[fail[s]][c],
-                }
-            }
-        }
+        let (delta, mut out) = aho_corasick_delta(&lowered, &classes, stride);
+        let n = delta.len();
 
         // Renumber so matching states come last: one comparison tells "a keyword ends here".
         let mut order: Vec<usize> = (0..n).collect();
@@ -225,4 +166,79 @@ impl KeywordDfa {
             }
         }
     }
+}
+
+/// Byte classes: one per distinct (lowercased) keyword byte, 0 for everything else; upper
+/// case letters share their lower case class. Returns the table and the number of classes.
+fn byte_classes(lowered: &[Vec<u8>]) -> ([u16; 256], usize) {
+    let mut classes = [0u16; 256];
+    let mut count = 1usize;
+    for k in lowered {
+        for &b in k {
+            if classes[b as usize] == 0 {
+                classes[b as usize] = count as u16;
+                count += 1;
+            }
+        }
+    }
+    for b in b'A'..=b'Z' {
+        classes[b as usize] = classes[b.to_ascii_lowercase() as usize];
+    }
+    (classes, count)
+}
+
+/// The full transition table of the Aho-Corasick automaton over byte classes (a trie with goto
+/// edges, then failure links in breadth-first order), and each state's keywords.
+fn aho_corasick_delta(
+    lowered: &[Vec<u8>],
+    classes: &[u16; 256],
+    stride: usize,
+) -> (Vec<Vec<usize>>, Vec<Vec<usize>>) {
+    let mut goto: Vec<Vec<Option<usize>>> = vec![vec![None; stride]];
+    let mut out: Vec<Vec<usize>> = vec![Vec::new()];
+    for (i, k) in lowered.iter().enumerate() {
+        if k.is_empty() {
+            continue;
+        }
+        let mut s = 0;
+        for &b in k {
+            let c = classes[b as usize] as usize;
+            s = match goto[s][c] {
+                Some(n) => n,
+                None => {
+                    goto.push(vec![None; stride]);
+                    out.push(Vec::new());
+                    let n = goto.len() - 1;
+                    goto[s][c] = Some(n);
+                    n
+                }
+            };
+        }
+        out[s].push(i);
+    }
+    let n = goto.len();
+    let mut fail = vec![0usize; n];
+    let mut delta = vec![vec![0usize; stride]; n];
+    let mut queue = VecDeque::new();
+    for c in 0..stride {
+        if let Some(s) = goto[0][c] {
+            delta[0][c] = s;
+            queue.push_back(s);
+        }
+    }
+    while let Some(s) = queue.pop_front() {
+        let inherited = out[fail[s]].clone();
+        out[s].extend(inherited);
+        for c in 0..stride {
+            match goto[s][c] {
+                Some(t) => {
+                    fail[t] = delta[fail[s]][c];
+                    delta[s][c] = t;
+                    queue.push_back(t);
+                }
+                None => delta[s][c] = delta[fail[s]][c],
+            }
+        }
+    }
+    (delta, out)
 }

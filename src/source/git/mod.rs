@@ -29,7 +29,7 @@ use gix::objs::{FindHeader, Kind};
 use gix::ObjectId;
 
 use crate::finding::{Finding, Origin};
-use crate::report::text::human_bytes;
+use crate::messages::human_bytes;
 use crate::scan::{Collector, Scanner, Scratch};
 use attribution::{CommitInfoCache, Intro};
 use read::BlobHit;
@@ -74,7 +74,7 @@ pub fn scan(
         pending: Mutex::new(Vec::new()),
     };
     if let Some(shallow) = repo.shallow_commits()? {
-        scanner.note(format_args!(
+        scanner.messages.note(format_args!(
             "{} is a shallow clone: history behind {} boundary commit{} is not in it and is not \
              scanned (`git fetch --unshallow` to scan everything)",
             run.label,
@@ -109,7 +109,7 @@ struct Pending {
 
 impl Run<'_> {
     fn error(&self, message: String) {
-        self.scanner.error(message);
+        self.scanner.messages.error(message);
     }
 
     fn base_origin(&self, source: &str) -> Origin {
@@ -273,7 +273,7 @@ impl Run<'_> {
         } else {
             String::new()
         };
-        self.scanner.note(format_args!(
+        self.scanner.messages.note(format_args!(
             "{} submodule path{} not followed ({}{more}): scan each submodule's repository on its own",
             submodules.len(),
             if submodules.len() == 1 { "" } else { "s" },
@@ -287,7 +287,7 @@ impl Run<'_> {
         let r = &swept.reading;
         let unreachable = swept.unreachable;
         let bytes = self.scanner.stats.bytes.load(Relaxed);
-        self.scanner.note(format_args!(
+        self.scanner.messages.note(format_args!(
             "git: {commits} commit{} walked, {} reachable blob{}, {} blob{} read ({} text scanned, \
              {} streamed, {unreachable} unreachable)",
             if commits == 1 { "" } else { "s" },
@@ -305,13 +305,13 @@ impl Run<'_> {
 fn sweep(run: &Run<'_>, repo: gix::Repository, options: &GitOptions) -> anyhow::Result<()> {
     let scanner = run.scanner;
     let hash = repo.object_hash();
-    let digest = state::rules_digest(&scanner.rules);
-    let errors_before = scanner.stats.errors.load(Relaxed);
+    let digest = scanner.rules.digest();
+    let errors_before = scanner.messages.errors();
     let known = match &options.state {
         Some(path) => match State::load(path, &digest, hash) {
             Ok(s) => s,
             Err(e) => {
-                scanner.note(format_args!(
+                scanner.messages.note(format_args!(
                     "state file {} not used: {e:#}; scanning everything",
                     path.display()
                 ));
@@ -324,7 +324,7 @@ fn sweep(run: &Run<'_>, repo: gix::Repository, options: &GitOptions) -> anyhow::
     let tips = history::tips(&repo, &mut error)?;
     if let (Some(path), Some(known)) = (&options.state, &known) {
         if !options.all_objects && known.targets == tips.targets {
-            scanner.note(format_args!(
+            scanner.messages.note(format_args!(
                 "git: no ref changed since the run recorded in {}: 0 blobs read",
                 path.display()
             ));
@@ -414,7 +414,7 @@ fn sweep(run: &Run<'_>, repo: gix::Repository, options: &GitOptions) -> anyhow::
         run.note_counts(history.len(), &swept);
 
         if let Some(path) = &options.state {
-            let complete = scanner.stats.errors.load(Relaxed) == errors_before;
+            let complete = scanner.messages.errors() == errors_before;
             let mut next = known.unwrap_or_default();
             next.commits.extend(
                 history
@@ -518,7 +518,7 @@ impl Run<'_> {
             hits.retain(|h| contents.blobs.contains(&h.blob));
             let dropped = before - hits.len();
             if dropped > 0 {
-                self.scanner.note(format_args!(
+                self.scanner.messages.note(format_args!(
                     "{dropped} finding{} in objects no ref reaches not reported (--all-objects \
                      reports them)",
                     if dropped == 1 { "" } else { "s" }

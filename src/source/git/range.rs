@@ -58,7 +58,7 @@ pub(super) fn scan(
     }
     if history.is_empty() {
         if allow_empty {
-            run.scanner.note(format_args!(
+            run.scanner.messages.note(format_args!(
                 "--range {spec} holds no commits: nothing to scan"
             ));
             return Ok(());

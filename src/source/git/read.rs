@@ -577,6 +577,7 @@ impl<'a> BlobReader<'a> {
                     Kinds::SkipOthers => "object",
                 };
                 self.scanner
+                    .messages
                     .error(format_args!("git: {what} {id}: {message}"));
                 self.failed.push(*id);
             }

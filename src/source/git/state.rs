@@ -7,16 +7,13 @@
 //! counts (ref targets, commits, trees, blobs), the ids, then SHA-256 of all that. A file that
 //! fails any check is ignored with a note: the cost is one full rescan, never a missed blob.
 
-use std::fs::{self, File};
-use std::io::Write;
+use std::fs;
 use std::path::Path;
 
 use anyhow::Context;
 use gix::hashtable::HashSet;
 use gix::ObjectId;
 use sha2::{Digest, Sha256};
-
-use crate::rules::RuleSet;
 
 const MAGIC: &[u8] = b"KEYSWEEP-STATE\n";
 const VERSION: u8 = 1;
@@ -30,17 +27,6 @@ pub struct State {
     /// Trees all of whose blobs were scanned.
     pub trees: HashSet<ObjectId>,
     pub blobs: HashSet<ObjectId>,
-}
-
-/// Identifies what a scan would find in a blob: keysweep's version and every rule in force.
-pub fn rules_digest(rules: &RuleSet) -> [u8; 32] {
-    let mut h = Sha256::new();
-    h.update(env!("CARGO_PKG_VERSION").as_bytes());
-    for rule in rules.rules() {
-        h.update([0]);
-        h.update(format!("{:?}", rule.spec).as_bytes());
-    }
-    h.finalize().into()
 }
 
 impl State {
@@ -59,9 +45,7 @@ impl State {
         parse(&bytes, digest, hash).map(Some)
     }
 
-    /// Writes the state so that a crash at any moment leaves either the old file or the new one:
-    /// a temporary file in the same directory, flushed to disk, renamed over the old one, and the
-    /// directory flushed so the rename itself survives a power cut.
+    /// Writes the state durably: a crash at any moment leaves the old state or the new one.
     pub fn save(
         &self,
         path: &Path,
@@ -69,31 +53,7 @@ impl State {
         hash: gix::hash::Kind,
     ) -> anyhow::Result<()> {
         let bytes = self.encode(digest, hash);
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => Path::new("."),
-        };
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-        let write = || -> std::io::Result<()> {
-            let mut file = File::create(&tmp)?;
-            file.write_all(&bytes)?;
-            file.sync_all()?;
-            fs::rename(&tmp, path)?;
-            // Directories cannot be opened for syncing everywhere (Windows); the rename is
-            // then as durable as the platform makes it.
-            if let Ok(d) = File::open(dir) {
-                let _ = d.sync_all();
-            }
-            Ok(())
-        };
-        write()
-            .inspect_err(|_| {
-                let _ = fs::remove_file(&tmp);
-            })
+        crate::atomic::write(path, &bytes)
             .with_context(|| format!("cannot write state file {}", path.display()))
     }
 

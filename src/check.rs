@@ -3,8 +3,8 @@
 
 use std::collections::HashMap;
 
-use super::{compile_rule, RuleSet, RuleSpec};
 use crate::matcher::{Matcher, Scratch};
+use crate::rules::{compile_rule, RuleSet, RuleSpec};
 
 /// Rules need at least this many examples of each kind: one proves little about a regex.
 pub const MIN_EXAMPLES: usize = 2;

@@ -1,0 +1,52 @@
+//! `github org|user|repo` (sweeps) and `github events` (the Events API poller).
+
+use std::path::Path;
+
+use crate::cli::{ApiArgs, GithubCommand};
+use crate::github::client::{Client, Token};
+use crate::github::repos::Target;
+use crate::github::{self, events, sweep};
+use crate::messages::Messages;
+use crate::pipeline::{Outcome, Pipeline};
+
+pub fn run(command: GithubCommand, messages: &Messages) -> anyhow::Result<Outcome> {
+    let (target, sweep) = match command {
+        GithubCommand::Org { name, sweep } => (Target::new_org(&name)?, sweep),
+        GithubCommand::User { name, sweep } => (Target::new_user(&name)?, sweep),
+        GithubCommand::Repo { full_name, sweep } => (Target::new_repo(&full_name)?, sweep),
+        GithubCommand::Events(args) => {
+            let pipeline =
+                Pipeline::build(&args.scan.pipeline(Some(Path::new("."))), messages.clone())?;
+            let client = connect(&args.api, messages)?;
+            return events::run(&args, &pipeline, &client);
+        }
+    };
+    let pipeline = Pipeline::build(&sweep.scan.pipeline(Some(Path::new("."))), messages.clone())?;
+    let client = connect(&sweep.api, messages)?;
+    sweep::run(target, &sweep, &pipeline, &client)
+}
+
+/// The API client, with the token from the environment variable the user named. The token is
+/// read here and nowhere else, and never printed.
+fn connect(args: &ApiArgs, messages: &Messages) -> anyhow::Result<Client> {
+    let token = match std::env::var(&args.token_env) {
+        Ok(v) if !v.trim().is_empty() => Some(Token::new(v.trim().to_string())),
+        Ok(_) | Err(std::env::VarError::NotPresent) => {
+            messages.note(format_args!(
+                "${} is not set: using the GitHub API without a token (public data only, 60 \
+                 requests an hour)",
+                args.token_env
+            ));
+            None
+        }
+        Err(std::env::VarError::NotUnicode(_)) => {
+            anyhow::bail!("${} does not hold a valid token", args.token_env)
+        }
+    };
+    // An empty GITHUB_API_URL (set but blank in some CI setups) means the default.
+    let api_url = match args.api_url.trim() {
+        "" => github::DEFAULT_API_URL,
+        url => url,
+    };
+    Client::new(api_url, token)
+}

@@ -1,0 +1,67 @@
+//! `rules list` and `rules check`.
+
+use std::io::{self, Write};
+use std::path::Path;
+
+use crate::cli::RuleArgs;
+use crate::messages::{plural, Messages};
+use crate::pipeline::Outcome;
+use crate::rules;
+
+pub fn list(args: &RuleArgs, json: bool) -> anyhow::Result<Outcome> {
+    let options = args.options();
+    let rules = options.load(&options.config(None)?)?;
+    let mut out = io::stdout().lock();
+    if json {
+        let list: Vec<_> = rules
+            .rules()
+            .iter()
+            .map(|r| {
+                serde_json::json!({
+                    "id": r.id(),
+                    "description": r.spec.description,
+                    "severity": r.spec.severity,
+                    "revocable": r.spec.revocable,
+                    "keywords": r.spec.keywords,
+                    "origin": r.origin,
+                })
+            })
+            .collect();
+        serde_json::to_writer_pretty(&mut out, &list)?;
+        writeln!(out)?;
+    } else {
+        for r in rules.rules() {
+            writeln!(
+                out,
+                "{:<40} {:<6} {:<9} {}",
+                r.id(),
+                r.spec.severity,
+                if r.spec.revocable { "revocable" } else { "" },
+                r.spec.description
+            )?;
+        }
+        writeln!(out, "{} rules", rules.len())?;
+    }
+    Ok(Outcome::default())
+}
+
+pub fn check(path: Option<&Path>, messages: &Messages) -> anyhow::Result<Outcome> {
+    let specs = match path {
+        Some(p) => rules::read_rule_path(p)?,
+        None => rules::builtin_specs()?,
+    };
+    let report = crate::check::check(specs);
+    for f in &report.failures {
+        messages.plain(format_args!("FAIL {f}"));
+    }
+    println!(
+        "{} rules, {} examples checked, {}",
+        report.rules,
+        report.examples,
+        plural(report.failures.len(), "failure")
+    );
+    Ok(Outcome {
+        failed: !report.failures.is_empty(),
+        ..Default::default()
+    })
+}
