@@ -218,3 +218,38 @@ pub fn eventually(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// The isolation every suite relies on: whatever the developer's shell exports, a command sees
+/// exactly the harness's variables and the ones its test adds.
+#[test]
+fn commands_see_only_the_cleaned_environment_and_what_the_test_adds() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = command("env", dir.path()).env("GITHUB_TOKEN", "t").run();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let mut names: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter_map(|l| l.split_once('=').map(|(name, _)| name))
+        .collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        [
+            "GITHUB_TOKEN",
+            "GIT_CONFIG_NOSYSTEM",
+            "HOME",
+            "LANG",
+            "PATH"
+        ],
+        "{}",
+        run.stdout
+    );
+    let home = Path::new(env!("CARGO_TARGET_TMPDIR")).join("home");
+    let home_line = format!("HOME={}", home.display());
+    assert!(run.stdout.lines().any(|l| l == home_line), "{}", run.stdout);
+    assert_eq!(
+        std::fs::read_dir(home).unwrap().count(),
+        0,
+        "HOME is not empty"
+    );
+}
