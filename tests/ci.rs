@@ -430,7 +430,14 @@ fn action_install_script_uses_the_cached_binary() {
     let work = tempfile::tempdir().unwrap();
     let bin_dir = work.path().join("keysweep-bin");
     std::fs::create_dir_all(&bin_dir).unwrap();
-    std::fs::copy(BIN, bin_dir.join("keysweep")).unwrap();
+    // Copied by cp, not std::fs::copy: while this process holds the copy open for writing, a
+    // child another test forks inherits that descriptor until it execs, and running the copy
+    // meanwhile fails with ETXTBSY ("Text file busy").
+    let cp = command("cp", work.path())
+        .arg(BIN)
+        .arg(bin_dir.join("keysweep"))
+        .run();
+    assert_eq!(cp.code, 0, "{}", cp.stderr);
     let outputs = work.path().join("out");
     let script = repo_path("scripts/action-install.sh");
     let run = command("bash", work.path())
