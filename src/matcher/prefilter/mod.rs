@@ -279,7 +279,7 @@ mod tests {
         let keywords: Vec<&str> = keywords.iter().map(String::as_str).collect();
         let mut seed = 11u64;
         let mut hay = Vec::new();
-        while hay.len() < 200_000 {
+        while hay.len() < 300_000 {
             let k = keywords[(rng(&mut seed) % keywords.len() as u64) as usize].as_bytes();
             let from = (rng(&mut seed) % k.len() as u64) as usize;
             for &b in &k[from..] {
