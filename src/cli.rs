@@ -52,6 +52,9 @@ pub enum Command {
     /// Work with reports (merge the outputs of sharded sweeps).
     #[command(subcommand)]
     Report(ReportCommand),
+    /// Receive GitHub webhooks and secret-scanning partner alerts over HTTP and revoke the keys
+    /// they carry, by hash, within seconds (see docs/serve.md).
+    Serve(ServeArgs),
 }
 
 #[derive(Debug, Args)]
@@ -450,6 +453,39 @@ pub enum ReportCommand {
     },
 }
 
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on; port 0 picks a free port. The address bound is printed at start.
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    /// Where handled webhook deliveries are remembered.
+    #[arg(long, value_name = "DIR", default_value = ".keysweep/serve")]
+    pub state_dir: PathBuf,
+    /// Revoke the keys that arrive, by hash, at the key service of `[revoke]` in keysweep.toml
+    /// (found in the current directory, or named with --config).
+    #[arg(long, help_heading = "Revocation")]
+    pub revoke: bool,
+    #[command(flatten)]
+    pub revocation: RevokeArgs,
+    #[command(flatten)]
+    pub rules: RuleArgs,
+}
+
+impl ServeArgs {
+    /// The pipeline the server scans and revokes with; keysweep.toml is looked for in the
+    /// current directory.
+    pub fn pipeline(&self) -> crate::pipeline::Options {
+        crate::pipeline::Options {
+            rules: self.rules.options(),
+            root: Some(PathBuf::from(".")),
+            // A dry run prints its plan; a real run logs each key through `messages` instead.
+            quiet: !self.revocation.dry_run,
+            revoke: (self.revoke || self.revocation.dry_run).then(|| self.revocation.options()),
+            ..crate::pipeline::Options::default()
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -533,5 +569,35 @@ mod tests {
             Cli::try_parse_from(["keysweep", "github", "events", "--org", "a", "--user", "b"])
                 .is_err()
         );
+    }
+
+    #[test]
+    fn serve_reuses_the_rule_and_revocation_flags() {
+        let cli = Cli::try_parse_from([
+            "keysweep",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--revoke",
+            "--journal",
+            "j.jsonl",
+            "--config",
+            "k.toml",
+        ])
+        .unwrap();
+        let Command::Serve(s) = cli.command else {
+            panic!("not serve")
+        };
+        assert_eq!(s.listen, "127.0.0.1:0");
+        let p = s.pipeline();
+        assert_eq!(p.rules.config, Some(PathBuf::from("k.toml")));
+        let revoke = p.revoke.expect("revocation asked for");
+        assert_eq!(revoke.journal, Some(PathBuf::from("j.jsonl")));
+        assert!(!revoke.dry_run && p.quiet);
+        let cli = Cli::try_parse_from(["keysweep", "serve"]).unwrap();
+        let Command::Serve(s) = cli.command else {
+            panic!("not serve")
+        };
+        assert!(s.pipeline().revoke.is_none());
     }
 }
