@@ -9,6 +9,7 @@
 pub mod deliveries;
 pub mod metrics;
 pub mod partner;
+pub mod queue;
 pub mod revoking;
 pub mod signing;
 pub mod webhook;
