@@ -338,7 +338,9 @@ fn measure_partner_throughput() {
     let mut config = std::fs::read_to_string(dir.path().join("keysweep.toml")).unwrap();
     config = config.replace("[revoke]\n", "[revoke]\nconcurrency = 16\n");
     util::write(dir.path(), "keysweep.toml", config);
-    let server = Server::start(dir.path(), &["--revoke"]);
+    // KEYSWEEP_BENCH_JOURNAL puts the journal elsewhere (a tmpfs shows what fsync costs).
+    let journal = std::env::var("KEYSWEEP_BENCH_JOURNAL").unwrap_or("journal.jsonl".into());
+    let server = Server::start(dir.path(), &["--revoke", "--journal", &journal]);
     wait_until("signing keys", || server.get("/readyz").status == 200);
     let keys: Vec<String> = (0..total)
         .map(|_| service.issue(KeyKind::SecretLive).key)
