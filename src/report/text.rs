@@ -3,7 +3,7 @@
 use std::io::{self, Write};
 
 use crate::finding::Finding;
-use crate::messages::human_bytes;
+use crate::messages::{human_bytes, plural};
 use crate::report::Summary;
 use crate::rules::Severity;
 
@@ -84,25 +84,22 @@ fn also_line(f: &Finding) -> String {
     if n > parts.len() as u64 {
         parts.push(format!("{} more", n - parts.len() as u64));
     }
-    format!("also in {n} other place{}: {}", plural(n), parts.join(", "))
+    format!("also in {}: {}", plural(n, "other place"), parts.join(", "))
 }
 
 pub fn summary_line(findings: &[Finding], s: &Summary) -> String {
     let count = |sev| findings.iter().filter(|f| f.severity == sev).count();
     let mut line = format!(
-        "{} finding{} ({} high, {} medium, {} low) in {} file{} ({}), {} binary skipped, {} suppressed, {} error{}, {:.2} s",
-        s.findings,
-        plural(s.findings),
+        "{} ({} high, {} medium, {} low) in {} ({}), {} binary skipped, {} suppressed, {}, {:.2} s",
+        plural(s.findings, "finding"),
         count(Severity::High),
         count(Severity::Medium),
         count(Severity::Low),
-        s.files,
-        plural(s.files),
+        plural(s.files, "file"),
         human_bytes(s.bytes),
         s.binary_skipped,
         s.suppressed,
-        s.errors,
-        plural(s.errors),
+        plural(s.errors, "error"),
         s.elapsed_ms as f64 / 1000.0
     );
     if s.incomplete {
@@ -112,12 +109,4 @@ pub fn summary_line(findings: &[Finding], s: &Summary) -> String {
         line.push_str(&format!("; {r}"));
     }
     line
-}
-
-fn plural(n: u64) -> &'static str {
-    if n == 1 {
-        ""
-    } else {
-        "s"
-    }
 }
