@@ -433,6 +433,45 @@ pub struct EventsArgs {
     pub scan: ScanArgs,
 }
 
+impl SweepArgs {
+    /// The sweep these flags ask for; the report is [`ScanArgs::report`].
+    pub fn options(&self) -> crate::github::sweep::SweepOptions {
+        crate::github::sweep::SweepOptions {
+            include: self.include.clone(),
+            exclude: self.exclude.clone(),
+            include_forks: self.include_forks,
+            include_archived: self.include_archived,
+            visibility: self.visibility,
+            shard: self.shard,
+            parallel_repos: self.parallel_repos,
+            fetch_all: self.fetch_all,
+            cache: self.api.cache.clone(),
+            threads: self.scan.threads,
+            quiet: self.scan.quiet,
+        }
+    }
+}
+
+impl EventsArgs {
+    /// The feed and polling these flags ask for; fails on a malformed name.
+    pub fn options(&self) -> anyhow::Result<crate::github::events::EventsOptions> {
+        use crate::github::feed::Feed;
+        let feed = match (&self.org, &self.repo, &self.user) {
+            (Some(org), _, _) => Feed::org(org)?,
+            (_, Some(repo), _) => Feed::repo(repo)?,
+            (_, _, Some(user)) => Feed::user(user)?,
+            _ => Feed::Public,
+        };
+        Ok(crate::github::events::EventsOptions {
+            feed,
+            state: self.state.clone(),
+            watch: self.watch,
+            cache: self.api.cache.clone(),
+            quiet: self.scan.quiet,
+        })
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum ReportCommand {
     /// Join keysweep reports (JSON Lines or JSON, or SARIF), e.g. the outputs of a sharded
@@ -564,10 +603,62 @@ mod tests {
         assert_eq!(name, "acme");
         assert_eq!(sweep.shard.map(|s| (s.index, s.count)), Some((2, 4)));
         assert_eq!(sweep.exclude, vec!["*-old".to_string()]);
-        assert!(Cli::try_parse_from(["keysweep", "github", "org", "a", "--shard", "5/4"]).is_err());
+        let err =
+            Cli::try_parse_from(["keysweep", "github", "org", "a", "--shard", "5/4"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::ValueValidation);
         assert!(
+            err.to_string()
+                .contains(r#""5/4" is not K/N with 1 <= K <= N (e.g. 2/4)"#),
+            "{err}"
+        );
+        let err =
             Cli::try_parse_from(["keysweep", "github", "events", "--org", "a", "--user", "b"])
-                .is_err()
+                .unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::ArgumentConflict);
+    }
+
+    #[test]
+    fn github_flags_become_library_options() {
+        let cli = Cli::try_parse_from([
+            "keysweep",
+            "github",
+            "repo",
+            "acme/api",
+            "--include-forks",
+            "--parallel-repos",
+            "2",
+            "-j",
+            "3",
+            "--cache",
+            "c",
+            "--quiet",
+        ])
+        .unwrap();
+        let Command::Github(GithubCommand::Repo { sweep, .. }) = cli.command else {
+            panic!("not github repo")
+        };
+        let o = sweep.options();
+        assert!(o.include_forks && !o.include_archived && !o.fetch_all && o.quiet);
+        assert_eq!((o.parallel_repos, o.threads), (2, 3));
+        assert_eq!(o.cache, PathBuf::from("c"));
+
+        let events = |args: &[&str]| {
+            let cli =
+                Cli::try_parse_from(["keysweep", "github", "events"].iter().chain(args)).unwrap();
+            let Command::Github(GithubCommand::Events(e)) = cli.command else {
+                panic!("not github events")
+            };
+            e.options()
+        };
+        let o = events(&["--repo", "acme/api", "--watch", "--state", "s.json"]).unwrap();
+        assert_eq!(o.feed, crate::github::feed::Feed::Repo("acme/api".into()));
+        assert!(o.watch && !o.quiet);
+        assert_eq!(o.state, Some(PathBuf::from("s.json")));
+        assert_eq!(o.cache, PathBuf::from(".keysweep/github"));
+        assert_eq!(events(&[]).unwrap().feed, crate::github::feed::Feed::Public);
+        assert_eq!(
+            events(&["--user", "a/b"]).unwrap_err().to_string(),
+            r#""a/b" is not a user name"#
         );
     }
 

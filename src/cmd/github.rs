@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use crate::cli::{ApiArgs, GithubCommand};
+use crate::cli::{ApiArgs, EventsArgs, GithubCommand};
 use crate::github::client::{Client, Token};
 use crate::github::repos::Target;
 use crate::github::{self, events, sweep};
@@ -14,16 +14,26 @@ pub fn run(command: GithubCommand, messages: &Messages) -> anyhow::Result<Outcom
         GithubCommand::Org { name, sweep } => (Target::new_org(&name)?, sweep),
         GithubCommand::User { name, sweep } => (Target::new_user(&name)?, sweep),
         GithubCommand::Repo { full_name, sweep } => (Target::new_repo(&full_name)?, sweep),
-        GithubCommand::Events(args) => {
-            let pipeline =
-                Pipeline::build(&args.scan.pipeline(Some(Path::new("."))), messages.clone())?;
-            let client = connect(&args.api, messages)?;
-            return events::run(&args, &pipeline, &client);
-        }
+        GithubCommand::Events(args) => return run_events(&args, messages),
     };
     let pipeline = Pipeline::build(&sweep.scan.pipeline(Some(Path::new("."))), messages.clone())?;
     let client = connect(&sweep.api, messages)?;
-    sweep::run(target, &sweep, &pipeline, &client)
+    sweep::run(
+        target,
+        &sweep.options(),
+        &sweep.scan.report(),
+        &pipeline,
+        &client,
+    )
+}
+
+fn run_events(args: &EventsArgs, messages: &Messages) -> anyhow::Result<Outcome> {
+    let pipeline = Pipeline::build(&args.scan.pipeline(Some(Path::new("."))), messages.clone())?;
+    let client = connect(&args.api, messages)?;
+    // Checked after the pipeline and the client are built, whose errors and notes come first:
+    // the order users and scripts have seen.
+    let options = args.options()?;
+    events::run(&options, &args.scan.report(), &pipeline, &client)
 }
 
 /// The API client, with the token from the environment variable the user named. The token is

@@ -131,6 +131,18 @@ fn fetch(repo: &gix::Repository, url: &str, credentials: &Credentials) -> anyhow
     })
 }
 
+/// Whether the mirror at `mirror` holds the object `id` (hex); a mirror that cannot be opened
+/// holds nothing.
+pub fn has_commit(mirror: &Path, id: &str) -> bool {
+    let Ok(repo) = gix::open(mirror) else {
+        return false;
+    };
+    let Ok(oid) = gix::ObjectId::from_hex(id.as_bytes()) else {
+        return false;
+    };
+    repo.has_object(oid)
+}
+
 /// A URL with any user information removed, for messages (GitHub clone URLs carry none, but a
 /// user-supplied Enterprise URL might).
 fn redact_url(url: &str) -> String {

@@ -3,6 +3,7 @@
 
 use std::str::FromStr;
 
+use anyhow::Context;
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -55,6 +56,13 @@ impl Repo {
     /// cache, so anything else (`..`, a slash) is refused rather than trusted.
     pub fn owner_and_name(&self) -> anyhow::Result<(&str, &str)> {
         split_full_name(&self.full_name)
+    }
+
+    /// The URL to clone or fetch the repository from.
+    pub fn fetch_url(&self) -> anyhow::Result<&str> {
+        self.clone_url
+            .as_deref()
+            .context("GitHub gave no clone URL")
     }
 }
 
@@ -332,10 +340,12 @@ mod tests {
     #[test]
     fn shard_syntax() {
         assert_eq!("2/4".parse(), Ok(Shard { index: 2, count: 4 }));
-        assert!("0/4".parse::<Shard>().is_err());
-        assert!("5/4".parse::<Shard>().is_err());
-        assert!("1/0".parse::<Shard>().is_err());
-        assert!("x".parse::<Shard>().is_err());
+        for bad in ["0/4", "5/4", "1/0", "x", "1/x"] {
+            assert_eq!(
+                bad.parse::<Shard>(),
+                Err(format!("{bad:?} is not K/N with 1 <= K <= N (e.g. 2/4)"))
+            );
+        }
     }
 
     #[test]
@@ -385,7 +395,10 @@ mod tests {
         for bad in [
             "acme/..", "../x", "acme/a/b", "acme", "acme/", "/x", "a c/x",
         ] {
-            assert!(split_full_name(bad).is_err(), "{bad}");
+            assert_eq!(
+                split_full_name(bad).unwrap_err().to_string(),
+                format!("{bad:?} is not a repository name of the form OWNER/NAME")
+            );
         }
     }
 }
