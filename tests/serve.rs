@@ -6,64 +6,30 @@
 mod key_service;
 mod util;
 
+#[path = "support/fake_github.rs"]
+mod fake_github;
 #[path = "support/serve_harness.rs"]
 mod harness;
 
 use std::io::Write;
 use std::net::TcpStream;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
-use harness::{alert, alert_body, hmac_header, key_pair, read_reply, webhook, Meta, Server, TOKEN};
+use fake_github::{fixture, FakeGithub};
+use harness::{
+    alert, alert_body, all_files, hmac_header, key_pair, peak_rss_kib, pem, percentile, project,
+    read_reply, wait_until, webhook, Meta, Server, TOKEN,
+};
 use key_service::{IssuedKey, KeyKind, KeyService};
 use ring::signature::EcdsaKeyPair;
 use serde_json::json;
-
-/// A project whose keysweep.toml points at the key service and the fake meta endpoint.
-fn project(service: &KeyService, meta: &Meta) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let config = format!(
-        "[revoke]\nendpoint = {:?}\nbackoff = 0.02\nmax_attempts = 2\n\n[serve]\ngithub_api_url = {:?}\n",
-        service.revoke_url(),
-        meta.url
-    );
-    util::write(dir.path(), "keysweep.toml", config);
-    dir
-}
-
-/// Every file under `dir`, concatenated (the state dir and the journal).
-fn all_files(dir: &Path) -> String {
-    let mut out = String::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let p = entry.path();
-        if p.is_dir() {
-            out.push_str(&all_files(&p));
-        } else {
-            out.push_str(&String::from_utf8_lossy(
-                &std::fs::read(&p).unwrap_or_default(),
-            ));
-        }
-    }
-    out
-}
-
-fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
 
 fn setup() -> (KeyService, Meta, EcdsaKeyPair, tempfile::TempDir) {
     let service = KeyService::start(TOKEN, 0).unwrap();
     let meta = Meta::start();
     let key = key_pair();
     meta.publish("key-1", &key);
-    let dir = project(&service, &meta);
+    let dir = project(&service.revoke_url(), &meta.url);
     (service, meta, key, dir)
 }
 
@@ -94,7 +60,7 @@ fn serve_prints_its_address_answers_health_and_stops_on_sigterm() {
     let (code, output) = server.stop();
     assert_eq!(code, Some(0), "{output}");
     assert!(
-        output.contains("keysweep: stopped: requests in flight finished"),
+        output.contains("keysweep: stopped: requests in flight finished, 0 queued item(s) kept"),
         "{output}"
     );
 }
@@ -303,18 +269,154 @@ fn bodies_over_25_mb_are_refused_unread() {
     );
 }
 
-/// Peak resident memory of a process (`VmHWM`), in KiB.
-fn peak_rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
+/// A webhook payload as GitHub sends it: the event fixture's payload plus the repository.
+fn delivery_payload(event: &str, repo: &str, vars: &[(&str, &str)]) -> Vec<u8> {
+    let mut all = vec![
+        ("ID", "1"),
+        ("ACTOR", "dana"),
+        ("REPO", repo),
+        ("API", "http://unused"),
+    ];
+    all.extend_from_slice(vars);
+    let mut payload = fixture(&format!("events/{event}.json"), &all)["payload"].clone();
+    payload["repository"] = json!({"full_name": repo});
+    serde_json::to_vec(&payload).unwrap()
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+#[test]
+fn a_signed_issue_comment_with_a_key_is_revoked_once_by_hash() {
+    let (service, _meta, _key, dir) = setup();
+    let server = Server::start(dir.path(), &["--revoke"]);
+    let leaked = service.issue(KeyKind::SecretLive);
+    let body = delivery_payload(
+        "issue_comment",
+        "acme/app",
+        &[("BODY", &format!("try this: STRIPE_KEY={}", leaked.key))],
+    );
+    let started = Instant::now();
+    let reply = webhook(
+        &server,
+        "issue_comment",
+        "c-1",
+        &body,
+        Some(hmac_header(&body)),
+    );
+    assert_eq!(
+        (reply.status, reply.body.as_str()),
+        (200, "scanned: 1 finding(s)\n")
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(!service.accepts(&leaked));
+    assert_eq!(service.revocations(&leaked), 1);
+    // A redelivery is not acted on; a new delivery with the same key is not sent again.
+    let again = webhook(
+        &server,
+        "issue_comment",
+        "c-1",
+        &body,
+        Some(hmac_header(&body)),
+    );
+    assert_eq!(again.body, "duplicate delivery: already handled\n");
+    let edited = webhook(
+        &server,
+        "issue_comment",
+        "c-2",
+        &body,
+        Some(hmac_header(&body)),
+    );
+    assert_eq!(edited.status, 200);
+    let sent = service
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/v1/revocations");
+    assert_eq!(sent.count(), 1);
+    let bad = webhook(
+        &server,
+        "issue_comment",
+        "c-3",
+        b"{\"x\": ",
+        Some(hmac_header(b"{\"x\": ")),
+    );
+    assert_eq!(
+        (bad.status, bad.body.as_str()),
+        (400, "malformed payload (line 1, column 6)\n")
+    );
+    let (_, output) = server.stop();
+    assert!(output.contains("revoked: sk_live_"), "{output}");
+    assert!(
+        output.contains(&format!("sha256:{}", leaked.sha256())),
+        "{output}"
+    );
+    assert!(!output.contains(&leaked.key) && !all_files(dir.path()).contains(&leaked.key));
+}
+
+#[test]
+fn a_queued_push_survives_kill_9_and_is_revoked_exactly_once() {
+    let service = KeyService::start(TOKEN, 0).unwrap();
+    let github = FakeGithub::start();
+    let signing = key_pair();
+    github.world().objects.insert(
+        "/meta/public_keys/secret_scanning".into(),
+        json!({"public_keys": [{"key_identifier": "k", "key": pem(&signing), "is_current": true}]}),
+    );
+    let dir = project(&service.revoke_url(), &github.url);
+    let leaked = service.issue(KeyKind::SecretLive);
+    let (before, head) = ("a".repeat(40), "b".repeat(40));
+    let push = serde_json::to_vec(&json!({
+        "ref": "refs/heads/main", "before": before, "after": head,
+        "repository": {"full_name": "acme/app"},
+        "head_commit": {"message": format!("oops {}", leaked.key)},
+    }))
+    .unwrap();
+    // GitHub does not know the compare yet: the worker fails and waits to retry.
+    let server = Server::start(dir.path(), &["--revoke"]);
+    let reply = webhook(&server, "push", "p-1", &push, Some(hmac_header(&push)));
+    assert_eq!((reply.status, reply.body.as_str()), (202, "queued\n"));
+    let queue = dir.path().join("state/queue");
+    assert_eq!(std::fs::read_dir(&queue).unwrap().count(), 1);
+    wait_until("a failed try", || server.output().contains("acme/app"));
+    drop(server); // SIGKILL
+    assert!(
+        !all_files(dir.path()).contains(&leaked.key),
+        "the queue holds no payload text"
+    );
+    let mut fakes = util::Fakes::new(11);
+    let (removed, context) = (fakes.sk_live(), fakes.sk_live());
+    let compare = fixture(
+        "compare.json",
+        &[
+            ("API", &github.url),
+            ("REPO", "acme/app"),
+            ("BEFORE", &before),
+            ("HEAD", &head),
+            ("MESSAGE_KEY", "none"),
+            ("REMOVED_KEY", &removed),
+            ("ADDED_KEY", &leaked.key),
+            ("CONTEXT_KEY", &context),
+        ],
+    );
+    github
+        .world()
+        .compares
+        .insert(format!("acme/app/{before}...{head}"), compare);
+    let server = Server::start(dir.path(), &["--revoke"]);
+    wait_until("the revocation", || service.revocations(&leaked) == 1);
+    wait_until("the queue to empty", || {
+        std::fs::read_dir(&queue).unwrap().count() == 0
+    });
+    let (code, output) = server.stop();
+    assert_eq!(code, Some(0), "{output}");
+    let server = Server::start(dir.path(), &["--revoke"]);
+    let redelivered = webhook(&server, "push", "p-1", &push, Some(hmac_header(&push)));
+    assert_eq!(redelivered.body, "duplicate delivery: already handled\n");
+    drop(server);
+    assert_eq!(service.revocations(&leaked), 1);
+    let sent = service
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/v1/revocations");
+    assert_eq!(sent.count(), 1, "revoked exactly once");
+    assert!(!all_files(dir.path()).contains(&leaked.key));
 }
 
 /// `scripts/bench-serve`: partner alerts of `KEYSWEEP_BENCH_BATCH` tokens (default 100), sent

@@ -13,6 +13,7 @@ pub mod queue;
 pub mod revoking;
 pub mod signing;
 pub mod webhook;
+pub mod work;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -32,6 +33,7 @@ use crate::messages::Messages;
 use crate::pipeline::{self, Outcome, Pipeline};
 use deliveries::Deliveries;
 use metrics::Metrics;
+use queue::Queue;
 use revoking::Revoker;
 use signing::SigningKeys;
 
@@ -41,6 +43,8 @@ pub const BODY_LIMIT: usize = 25 << 20;
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Webhook deliveries remembered for de-duplication (GitHub redelivers within days).
 pub const DELIVERIES_KEPT: usize = 10_000;
+/// Repository work items on disk at most; beyond, deliveries are answered 503 + Retry-After.
+pub const QUEUE_BOUND: usize = 1_000;
 
 /// What `keysweep serve` runs with.
 #[derive(Debug, Clone)]
@@ -59,6 +63,8 @@ pub struct Shared {
     pub revoker: Revoker,
     pub keys: SigningKeys,
     pub deliveries: Deliveries,
+    pub queue: Queue,
+    pub client: Arc<Client>,
     pub metrics: Arc<Metrics>,
     pub messages: Messages,
     /// `None` when the secret's variable was unset at start: every webhook is refused.
@@ -96,6 +102,12 @@ fn prepare(options: &Options, messages: &Messages) -> anyhow::Result<Shared> {
     let deliveries_path = options.state_dir.join("deliveries");
     let deliveries = Deliveries::open(&deliveries_path, DELIVERIES_KEPT)
         .with_context(|| format!("cannot open {}", deliveries_path.display()))?;
+    let queue_dir = options.state_dir.join("queue");
+    let queue = Queue::open(&queue_dir, QUEUE_BOUND)
+        .with_context(|| format!("cannot open the work queue {}", queue_dir.display()))?;
+    metrics
+        .queue_depth
+        .store(queue.len() as u64, std::sync::atomic::Ordering::Relaxed);
     let webhook_key = match std::env::var(&serve.webhook_secret_env) {
         Ok(secret) if !secret.is_empty() => {
             Some(hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes()))
@@ -117,8 +129,10 @@ fn prepare(options: &Options, messages: &Messages) -> anyhow::Result<Shared> {
     Ok(Shared {
         revoker: Revoker::new(pipeline.clone(), metrics.clone(), messages.clone()),
         pipeline,
-        keys: SigningKeys::new(client),
+        keys: SigningKeys::new(client.clone()),
+        client,
         deliveries,
+        queue,
         metrics,
         messages: messages.clone(),
         webhook_key,
@@ -143,14 +157,20 @@ async fn serve(options: &Options, shared: Arc<Shared>) -> anyhow::Result<()> {
     shared
         .messages
         .status(format_args!("listening on http://{address}"));
+    let s = shared.clone();
+    let worker = std::thread::spawn(move || work::worker(s));
     let app = router(shared.clone());
-    axum::serve(listener, app)
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("the server failed")?;
-    shared
-        .messages
-        .status("stopped: requests in flight finished");
+        .await;
+    // The item in hand is finished; the rest stays on disk for the next start.
+    shared.queue.close();
+    let _ = tokio::task::spawn_blocking(move || worker.join()).await;
+    served.context("the server failed")?;
+    shared.messages.status(format_args!(
+        "stopped: requests in flight finished, {} queued item(s) kept",
+        shared.queue.len()
+    ));
     Ok(())
 }
 

@@ -123,10 +123,11 @@ impl Queue {
         Ok(())
     }
 
-    /// The oldest item, waiting up to `wait` for one; `None` when there is none or the queue
-    /// is closed. The item stays on disk until [`Queue::done`]. An unreadable file is skipped
-    /// and reported in the result.
-    pub fn next(&self, wait: Duration) -> Option<(PathBuf, io::Result<Item>)> {
+    /// The oldest item, waiting up to `wait` for one: `None` once the queue is closed,
+    /// `Some(None)` when nothing came. The item stays on disk until [`Queue::done`]; a file
+    /// that cannot be read comes back as the error.
+    #[allow(clippy::type_complexity)]
+    pub fn next(&self, wait: Duration) -> Option<Option<(PathBuf, io::Result<Item>)>> {
         let mut state = self.lock();
         if state.pending.is_empty() && !state.closed {
             state = self
@@ -137,11 +138,29 @@ impl Queue {
         if state.closed {
             return None;
         }
-        let path = state.pending.front()?.clone();
+        let Some(path) = state.pending.front().cloned() else {
+            return Some(None);
+        };
         drop(state);
         let item =
             std::fs::read(&path).and_then(|b| serde_json::from_slice(&b).map_err(io::Error::other));
-        Some((path, item))
+        Some(Some((path, item)))
+    }
+
+    /// Waits `d` before a retry, or less if the queue is closed meanwhile.
+    pub fn pause(&self, d: Duration) {
+        let deadline = std::time::Instant::now() + d;
+        let mut state = self.lock();
+        while !state.closed {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            state = self
+                .ready
+                .wait_timeout(state, left)
+                .map_or_else(|e| e.into_inner().0, |(s, _)| s);
+        }
     }
 
     /// The item at `path` is handled: forget it, on disk too.
@@ -191,12 +210,12 @@ mod tests {
         drop(q);
         let q = Queue::open(dir.path(), 10).unwrap();
         assert_eq!(q.len(), 2);
-        let (path, first) = q.next(Duration::ZERO).unwrap();
+        let (path, first) = q.next(Duration::ZERO).flatten().unwrap();
         assert_eq!(first.unwrap(), item("d1"));
         q.done(&path).unwrap();
         q.push(&item("d3")).unwrap();
         let order: Vec<String> = std::iter::from_fn(|| {
-            let (p, i) = q.next(Duration::ZERO)?;
+            let (p, i) = q.next(Duration::ZERO).flatten()?;
             q.done(&p).unwrap();
             Some(i.unwrap().delivery)
         })
@@ -212,8 +231,11 @@ mod tests {
         q.push(&item("d1")).unwrap();
         let err = q.push(&item("d2")).unwrap_err();
         assert_eq!(err.to_string(), "the work queue is full (1 items)");
+        let started = std::time::Instant::now();
         q.close();
         assert!(q.next(Duration::from_secs(5)).is_none());
+        q.pause(Duration::from_secs(5));
+        assert!(started.elapsed() < Duration::from_secs(1));
         assert_eq!(Queue::open(dir.path(), 1).unwrap().len(), 1, "kept on disk");
     }
 }

@@ -11,8 +11,13 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use ring::hmac;
 
+use serde_json::Value;
+
 use super::deliveries::valid_id;
+use super::queue::{Item, PushError};
+use super::work::{self, Route};
 use super::{header, reply, Shared};
+use crate::github::handler::Kind;
 
 /// The events keysweep names in metrics; any other is counted as `other`, so senders cannot
 /// grow the label space.
@@ -56,21 +61,8 @@ pub async fn receive(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Some(key) = &shared.webhook_key else {
-        shared.metrics.signature_failure("webhook");
-        let msg = format!(
-            "webhooks are not accepted: ${} was not set when keysweep serve started",
-            shared.webhook_secret_env
-        );
-        return reply(StatusCode::UNAUTHORIZED, &msg);
-    };
-    let signature = header(&headers, "x-hub-signature-256");
-    if !signature_matches(key, signature.as_deref(), &body) {
-        shared.metrics.signature_failure("webhook");
-        return reply(
-            StatusCode::UNAUTHORIZED,
-            "missing or wrong X-Hub-Signature-256 (HMAC-SHA256 of the body with the webhook secret)",
-        );
+    if let Some(refused) = refuse_unsigned(&shared, &headers, &body) {
+        return refused;
     }
     let event = header(&headers, "x-github-event").unwrap_or_default();
     let label = event_label(&event);
@@ -85,17 +77,162 @@ pub async fn receive(
         shared.metrics.delivery(label, "duplicate");
         return reply(StatusCode::OK, "duplicate delivery: already handled");
     }
-    match label {
-        "ping" => {
-            let done = record(&shared, delivery).await;
-            shared.metrics.delivery(label, "ok");
-            done.unwrap_or_else(|| reply(StatusCode::OK, "pong"))
+    // Parsed only now that it is known to come from GitHub. serde's message could quote the
+    // payload (a leaked key in a comment): only the position is told.
+    let payload: Value = match serde_json::from_slice(&body) {
+        Ok(p) => p,
+        Err(e) => {
+            shared.metrics.delivery(label, "invalid");
+            let msg = format!(
+                "malformed payload (line {}, column {})",
+                e.line(),
+                e.column()
+            );
+            return reply(StatusCode::BAD_REQUEST, &msg);
         }
-        _ => {
-            shared.metrics.delivery(label, "ignored");
-            reply(StatusCode::NO_CONTENT, "")
+    };
+    let action = payload.get("action").and_then(Value::as_str);
+    let route = work::route(&event, action);
+    let repo = payload
+        .pointer("/repository/full_name")
+        .and_then(Value::as_str);
+    let (outcome, response) = match (label, route, repo) {
+        ("ping", _, _) => ("ok", done(&shared, delivery, StatusCode::OK, "pong").await),
+        (_, Route::Ignore, _) => ("ignored", reply(StatusCode::NO_CONTENT, "")),
+        (_, _, None) => (
+            "invalid",
+            reply(
+                StatusCode::BAD_REQUEST,
+                "payload without repository.full_name",
+            ),
+        ),
+        (_, Route::Inline(kind), Some(repo)) => {
+            let repo = repo.to_string();
+            inline(&shared, kind, &event, repo, delivery, payload).await
         }
+        (_, Route::Queue(_), Some(repo)) => {
+            let item = work::item(&delivery, &event, action, repo, &payload);
+            enqueue(&shared, item).await
+        }
+    };
+    shared.metrics.delivery(label, outcome);
+    response
+}
+
+/// The HMAC check every delivery passes before anything else is looked at: the refusal, if
+/// the signature is missing or wrong.
+fn refuse_unsigned(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Option<Response> {
+    let Some(key) = &shared.webhook_key else {
+        shared.metrics.signature_failure("webhook");
+        let msg = format!(
+            "webhooks are not accepted: ${} was not set when keysweep serve started",
+            shared.webhook_secret_env
+        );
+        return Some(reply(StatusCode::UNAUTHORIZED, &msg));
+    };
+    let signature = header(headers, "x-hub-signature-256");
+    if !signature_matches(key, signature.as_deref(), body) {
+        shared.metrics.signature_failure("webhook");
+        return Some(reply(
+            StatusCode::UNAUTHORIZED,
+            "missing or wrong X-Hub-Signature-256 (HMAC-SHA256 of the body with the webhook secret)",
+        ));
     }
+    None
+}
+
+/// Scans a text-bearing delivery and revokes what it carries before answering; the delivery
+/// is recorded only if every key was settled, so a redelivery retries a failure.
+async fn inline(
+    shared: &Arc<Shared>,
+    kind: Kind,
+    event: &str,
+    repo: String,
+    delivery: String,
+    payload: Value,
+) -> (&'static str, Response) {
+    let s = shared.clone();
+    let context = format!("webhook {event} {repo} ({delivery})");
+    let result = tokio::task::spawn_blocking(move || {
+        let mut findings = work::scan_inline(&s, kind, &repo, &payload)?;
+        drop(payload);
+        let failed = work::conclude(&s, &mut findings, &context)?;
+        anyhow::Ok((findings.len(), failed))
+    })
+    .await;
+    match result {
+        Ok(Ok((found, 0))) => {
+            let msg = format!("scanned: {found} finding(s)");
+            (
+                "scanned",
+                done(shared, delivery, StatusCode::OK, &msg).await,
+            )
+        }
+        Ok(Ok((_, failed))) => {
+            let msg = format!("revocation failed for {failed} key(s); redeliver later");
+            ("failed", retry_later(&msg))
+        }
+        Ok(Err(e)) => {
+            shared
+                .messages
+                .error(format_args!("webhook {delivery}: {e:#}"));
+            (
+                "failed",
+                reply(StatusCode::INTERNAL_SERVER_ERROR, &format!("{e:#}")),
+            )
+        }
+        Err(e) => (
+            "failed",
+            reply(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+        ),
+    }
+}
+
+/// Makes repository work durable, then acknowledges it (202).
+async fn enqueue(shared: &Arc<Shared>, item: Item) -> (&'static str, Response) {
+    let s = shared.clone();
+    let delivery = item.delivery.clone();
+    let pushed = tokio::task::spawn_blocking(move || s.queue.push(&item)).await;
+    shared.metrics.queue_depth.store(
+        shared.queue.len() as u64,
+        std::sync::atomic::Ordering::Relaxed,
+    );
+    match pushed {
+        Ok(Ok(())) => (
+            "queued",
+            done(shared, delivery, StatusCode::ACCEPTED, "queued").await,
+        ),
+        Ok(Err(e @ PushError::Full(_))) => ("busy", retry_later(&e.to_string())),
+        Ok(Err(e)) => {
+            shared
+                .messages
+                .error(format_args!("webhook {delivery}: {e}"));
+            ("failed", retry_later(&e.to_string()))
+        }
+        Err(e) => (
+            "failed",
+            reply(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+        ),
+    }
+}
+
+pub fn retry_later(message: &str) -> Response {
+    let mut r = reply(StatusCode::SERVICE_UNAVAILABLE, message);
+    r.headers_mut()
+        .insert("retry-after", axum::http::HeaderValue::from_static("60"));
+    r
+}
+
+/// Records the delivery as handled, then answers `status` with `message`.
+async fn done(
+    shared: &Arc<Shared>,
+    delivery: String,
+    status: StatusCode,
+    message: &str,
+) -> Response {
+    record(shared, delivery)
+        .await
+        .unwrap_or_else(|| reply(status, message))
 }
 
 /// Records a handled delivery; `Some(error response)` when it could not be made durable, so

@@ -7,7 +7,7 @@ use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use base64::Engine;
 use ring::rand::SystemRandom;
@@ -285,4 +285,57 @@ pub fn alert(server: &Server, id: &str, key: &EcdsaKeyPair, body: &[u8]) -> Repl
 pub fn alert_body(tokens: &[&str]) -> Vec<u8> {
     let items: Vec<Value> = tokens.iter().map(|t| json!({"token": t, "type": "acme_live_key", "url": "https://github.com/o/r/blob/abc/x.txt", "source": "content"})).collect();
     serde_json::to_vec(&items).unwrap()
+}
+
+/// Every file under `dir`, concatenated (the state dir and the journal).
+pub fn all_files(dir: &Path) -> String {
+    let mut out = String::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = entry.path();
+        if p.is_dir() {
+            out.push_str(&all_files(&p));
+        } else {
+            out.push_str(&String::from_utf8_lossy(
+                &std::fs::read(&p).unwrap_or_default(),
+            ));
+        }
+    }
+    out
+}
+
+pub fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Peak resident memory of a process (`VmHWM`), in KiB.
+pub fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+/// A project whose keysweep.toml revokes at `revoke_url` (fast retries) and reaches GitHub,
+/// for the partner signing keys and the compare API, at `api_url`.
+pub fn project(revoke_url: &str, api_url: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        "[revoke]\nendpoint = {revoke_url:?}\nbackoff = 0.02\nmax_attempts = 2\n\n\
+         [serve]\ngithub_api_url = {api_url:?}\n"
+    );
+    std::fs::write(dir.path().join("keysweep.toml"), config).unwrap();
+    dir
 }
