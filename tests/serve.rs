@@ -341,6 +341,9 @@ fn a_signed_issue_comment_with_a_key_is_revoked_once_by_hash() {
         (bad.status, bad.body.as_str()),
         (400, "malformed payload (line 1, column 6)\n")
     );
+    let odd = br#"{"action": "created", "repository": {"full_name": "../../etc"}}"#;
+    let odd = webhook(&server, "issue_comment", "c-4", odd, Some(hmac_header(odd)));
+    assert_eq!(odd.body, "payload without a valid repository.full_name\n");
     let (_, output) = server.stop();
     assert!(output.contains("revoked: sk_live_"), "{output}");
     assert!(

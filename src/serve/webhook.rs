@@ -18,6 +18,7 @@ use super::queue::{Item, PushError};
 use super::work::{self, Route};
 use super::{header, reply, Shared};
 use crate::github::handler::Kind;
+use crate::github::repos::split_full_name;
 
 /// The events keysweep names in metrics; any other is counted as `other`, so senders cannot
 /// grow the label space.
@@ -93,9 +94,11 @@ pub async fn receive(
     };
     let action = payload.get("action").and_then(Value::as_str);
     let route = work::route(&event, action);
+    // The name ends up in logs, queue items and cache paths: checked, not trusted.
     let repo = payload
         .pointer("/repository/full_name")
-        .and_then(Value::as_str);
+        .and_then(Value::as_str)
+        .filter(|r| split_full_name(r).is_ok());
     let (outcome, response) = match (label, route, repo) {
         ("ping", _, _) => ("ok", done(&shared, delivery, StatusCode::OK, "pong").await),
         (_, Route::Ignore, _) => ("ignored", reply(StatusCode::NO_CONTENT, "")),
@@ -103,7 +106,7 @@ pub async fn receive(
             "invalid",
             reply(
                 StatusCode::BAD_REQUEST,
-                "payload without repository.full_name",
+                "payload without a valid repository.full_name",
             ),
         ),
         (_, Route::Inline(kind), Some(repo)) => {
