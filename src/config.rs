@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde::Deserialize;
 
-use crate::revoke::RevokeConfig;
+use crate::revoke::{self, RevokeConfig};
 use crate::rules::{RuleSources, RuleSpec};
 use crate::suppress::AllowlistConfig;
 
@@ -136,6 +136,22 @@ impl Config {
         Ok(config)
     }
 
+    /// The file as messages name it: its path, or the name it would have.
+    pub fn file_name(&self) -> String {
+        self.path
+            .as_ref()
+            .map_or_else(|| FILE_NAME.to_string(), |p| p.display().to_string())
+    }
+
+    /// The `[revoke]` section (defaults if absent) and where it was read, as revocation takes it.
+    pub fn revoke_section(&self) -> revoke::Section {
+        revoke::Section {
+            config: self.revoke.clone().unwrap_or_default(),
+            dir: self.dir.clone(),
+            file: self.file_name(),
+        }
+    }
+
     pub fn resolve(&self, p: &Path) -> PathBuf {
         if p.is_absolute() {
             p.to_path_buf()
@@ -147,10 +163,7 @@ impl Config {
     /// Where the rules come from once flags are merged in: flags add rule paths and can turn
     /// the built-in pack off, never on against the config.
     pub fn rule_sources(&self, extra: &[PathBuf], no_builtin: bool) -> RuleSources {
-        let origin = self
-            .path
-            .as_ref()
-            .map_or_else(|| FILE_NAME.to_string(), |p| p.display().to_string());
+        let origin = self.file_name();
         RuleSources {
             builtin: self.rules.builtin && !no_builtin,
             paths: self
@@ -200,6 +213,27 @@ mod tests {
         std::fs::write(&p, "[allowlist]\npath = ['x']\n").unwrap();
         let err = format!("{:#}", Config::read(&p).unwrap_err());
         assert!(err.contains("k.toml") && err.contains("path"), "{err}");
+        std::fs::write(&p, "[revoke]\nendpiont = 'https://k.example/r'\n").unwrap();
+        let err = format!("{:#}", Config::read(&p).unwrap_err());
+        assert!(err.contains("k.toml") && err.contains("endpiont"), "{err}");
+    }
+
+    #[test]
+    fn the_revoke_section_resolves_against_the_file_and_names_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join(FILE_NAME);
+        std::fs::write(&p, "[revoke]\nendpoint = 'https://k.example/r'\n").unwrap();
+        let s = Config::read(&p).unwrap().revoke_section();
+        assert_eq!(s.config.endpoint.as_deref(), Some("https://k.example/r"));
+        assert_eq!(
+            (s.dir.as_path(), s.file),
+            (dir.path(), p.display().to_string())
+        );
+        let none = Config::discover(None, None).unwrap().revoke_section();
+        assert_eq!(
+            (none.file.as_str(), none.config.max_attempts),
+            (FILE_NAME, 5)
+        );
     }
 
     #[test]

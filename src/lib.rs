@@ -15,6 +15,7 @@ pub mod config;
 pub mod finding;
 pub mod github;
 pub mod hook;
+pub mod http;
 pub mod matcher;
 pub mod messages;
 pub mod output;

@@ -145,7 +145,7 @@ impl Pipeline {
         let revocation = options
             .revoke
             .as_ref()
-            .map(|r| Revocation::prepare(&config, &rules, r))
+            .map(|r| Revocation::prepare(&config.revoke_section(), &rules, r, &messages))
             .transpose()?;
         let scan = ScanOptions {
             show_secrets: options.show_secrets,

@@ -3,9 +3,10 @@
 use std::path::Path;
 
 use crate::cli::{ApiArgs, EventsArgs, GithubCommand};
-use crate::github::client::{Client, Token};
+use crate::github::client::Client;
 use crate::github::repos::Target;
 use crate::github::{self, events, sweep};
+use crate::http::{Token, TokenError};
 use crate::messages::Messages;
 use crate::pipeline::{Outcome, Pipeline};
 
@@ -39,9 +40,9 @@ fn run_events(args: &EventsArgs, messages: &Messages) -> anyhow::Result<Outcome>
 /// The API client, with the token from the environment variable the user named. The token is
 /// read here and nowhere else, and never printed.
 fn connect(args: &ApiArgs, messages: &Messages) -> anyhow::Result<Client> {
-    let token = match std::env::var(&args.token_env) {
-        Ok(v) if !v.trim().is_empty() => Some(Token::new(v.trim().to_string())),
-        Ok(_) | Err(std::env::VarError::NotPresent) => {
+    let token = match Token::from_env(&args.token_env) {
+        Ok(token) => Some(token),
+        Err(TokenError::Missing(_) | TokenError::Empty(_)) => {
             messages.note(format_args!(
                 "${} is not set: using the GitHub API without a token (public data only, 60 \
                  requests an hour)",
@@ -49,14 +50,12 @@ fn connect(args: &ApiArgs, messages: &Messages) -> anyhow::Result<Client> {
             ));
             None
         }
-        Err(std::env::VarError::NotUnicode(_)) => {
-            anyhow::bail!("${} does not hold a valid token", args.token_env)
-        }
+        Err(err) => return Err(err.into()),
     };
     // An empty GITHUB_API_URL (set but blank in some CI setups) means the default.
     let api_url = match args.api_url.trim() {
         "" => github::DEFAULT_API_URL,
         url => url,
     };
-    Client::new(api_url, token)
+    Client::new(api_url, token, messages)
 }

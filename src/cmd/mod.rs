@@ -34,7 +34,7 @@ pub fn run(cli: Cli, messages: &Messages) -> anyhow::Result<Outcome> {
             walk,
             rules,
         }) => baseline::create(&paths, from.as_deref(), &output, &walk, &rules, messages),
-        Command::Revoke(args) => revoke::run(&args),
+        Command::Revoke(args) => revoke::run(&args, messages),
         Command::Github(command) => github::run(command, messages),
         Command::Report(ReportCommand::Merge {
             inputs,

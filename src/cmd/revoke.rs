@@ -6,6 +6,7 @@ use std::path::Path;
 use anyhow::Context;
 
 use crate::cli::RevokeCommand;
+use crate::messages::Messages;
 use crate::output::Target;
 use crate::pipeline::Outcome;
 use crate::report::{self, Format, ReportOptions, Summary};
@@ -13,7 +14,7 @@ use crate::revoke::{Revocation, Settings};
 use crate::rules::RuleSet;
 
 /// Exit 2 if any revocation failed, else 0: the findings are the input here, not news.
-pub fn run(args: &RevokeCommand) -> anyhow::Result<Outcome> {
+pub fn run(args: &RevokeCommand, messages: &Messages) -> anyhow::Result<Outcome> {
     let rule_options = args.rules.options();
     let config = rule_options.config(Some(Path::new(".")))?;
     // Rules give the default prefixes; a `[revoke] prefixes` list makes them unnecessary, so an
@@ -21,7 +22,7 @@ pub fn run(args: &RevokeCommand) -> anyhow::Result<Outcome> {
     let rules = RuleSet::load(&config.rule_sources(&rule_options.paths, rule_options.no_builtin))?;
     let options = args.options.options();
     if args.print_egress {
-        let settings = Settings::resolve(&config, &rules, &options)?;
+        let settings = Settings::resolve(&config.revoke_section(), &rules, &options)?;
         println!("{}", settings.egress());
         return Ok(Outcome::default());
     }
@@ -30,7 +31,7 @@ pub fn run(args: &RevokeCommand) -> anyhow::Result<Outcome> {
         .as_deref()
         .context("--from REPORT names the report to revoke from")?;
     let mut findings = report::json::read_findings_file(from)?;
-    let revocation = Revocation::prepare(&config, &rules, &options)?;
+    let revocation = Revocation::prepare(&config.revoke_section(), &rules, &options, messages)?;
     let text = args.format == Format::Text;
     let mut log: Box<dyn Write> = match (args.quiet, text) {
         (true, _) => Box::new(io::sink()),

@@ -6,79 +6,19 @@
 //! is wrong and will stay wrong), and 401/403 (the token is wrong: every later request would
 //! fail the same way, so the whole run stops).
 
-use std::fmt;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
-use anyhow::Context;
-use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::blocking::Response;
+use reqwest::header::{HeaderValue, AUTHORIZATION, LOCATION};
 use reqwest::{StatusCode, Url};
 
 use super::{KeyOutcome, RevokeError, Settings, Target};
+use crate::http::{self, ClientOptions, GiveUp, Proxy, RetryPolicy, Token};
+use crate::messages::plural;
 
-/// Backoff stops doubling here: a minute-long pause helps no one finish a revocation.
-const BACKOFF_CAP: Duration = Duration::from_secs(30);
-/// Longest `Retry-After` honoured. A service asking for more is treated as down for this run
-/// (the key fails, and the next run retries it) rather than keeping a CI job alive for hours.
-pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
 /// Response bytes kept for an error message.
 const ERROR_BODY_MAX: usize = 200;
-
-/// The bearer token. Its `Debug` and `Display` never show it, so no error or log line can.
-#[derive(Clone)]
-pub struct Token(String);
-
-impl Token {
-    pub fn from_env(var: &str, endpoint: &Url) -> anyhow::Result<Token> {
-        match std::env::var(var) {
-            Ok(t) if t.trim().is_empty() => {
-                anyhow::bail!("${var} is empty: revocation at {endpoint} needs its token")
-            }
-            // Checked here, once, with a message that names the variable, rather than as a
-            // request-building error on every key.
-            Ok(t) if reqwest::header::HeaderValue::from_str(t.trim()).is_err() => anyhow::bail!(
-                "${var} holds characters that cannot go in an HTTP header (a newline?)"
-            ),
-            Ok(t) => Ok(Token(t.trim().to_string())),
-            Err(_) => anyhow::bail!(
-                "${var} is not set: revocation at {endpoint} needs a token in that environment \
-                 variable (never on the command line)"
-            ),
-        }
-    }
-}
-
-impl fmt::Debug for Token {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Token(<redacted>)")
-    }
-}
-
-/// Exponential backoff with "equal jitter": half the delay is fixed, half random, so retries of
-/// many keys spread out yet never retry at once.
-#[derive(Debug, Clone, Copy)]
-pub struct Backoff {
-    pub base: Duration,
-    pub cap: Duration,
-}
-
-impl Backoff {
-    /// The wait after the `failures`-th failed attempt (1-based); `unit` is uniform in [0, 1).
-    pub fn delay(&self, failures: u32, unit: f64) -> Duration {
-        let exp = self
-            .base
-            .saturating_mul(1u32 << failures.saturating_sub(1).min(20))
-            .min(self.cap);
-        exp / 2 + exp.mul_f64(unit.clamp(0.0, 1.0) / 2.0)
-    }
-}
-
-/// `Retry-After` in seconds (the form the key service sends). The HTTP-date form is rare for
-/// 429 and is left to the backoff.
-pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let v = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    v.parse::<u64>().ok().map(Duration::from_secs)
-}
 
 /// What keysweep knows after the last attempt for a key, for the journal.
 #[derive(Debug, Clone, Default)]
@@ -99,12 +39,11 @@ enum Step {
 }
 
 pub struct Client {
-    http: reqwest::Client,
+    http: reqwest::blocking::Client,
     endpoint: Url,
-    token: Token,
+    authorization: HeaderValue,
     token_env: String,
-    max_attempts: u32,
-    backoff: Backoff,
+    retry: RetryPolicy,
     /// No request leaves before this instant. A 429 means the token is rate-limited, not one
     /// key, so every worker waits out the same `Retry-After`.
     not_before: Mutex<Option<Instant>>,
@@ -112,27 +51,22 @@ pub struct Client {
 
 impl Client {
     pub fn new(settings: &Settings, token: Token) -> anyhow::Result<Client> {
-        let mut builder = reqwest::Client::builder()
-            .user_agent(concat!("keysweep/", env!("CARGO_PKG_VERSION")))
-            .timeout(settings.timeout)
-            .connect_timeout(settings.timeout.min(Duration::from_secs(5)))
-            // A redirect would take the token, and the hashes, to a host the egress manifest
-            // does not name.
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy();
-        if let Some(proxy) = &settings.proxy {
-            builder = builder.proxy(reqwest::Proxy::all(proxy.clone()).context("[revoke] proxy")?);
-        }
+        let mut options = ClientOptions::new(
+            settings.timeout,
+            settings.timeout.min(Duration::from_secs(5)),
+        );
+        // No redirects (the default): one would take the token, and the hashes, to a host the
+        // egress manifest does not name. No proxy from the environment, for the same reason.
+        options.proxy = match &settings.proxy {
+            Some(proxy) => Proxy::Only(proxy.clone()),
+            None => Proxy::Direct,
+        };
         Ok(Client {
-            http: builder.build().context("cannot build the HTTP client")?,
+            http: options.build()?,
             endpoint: settings.endpoint.clone(),
-            token,
+            authorization: token.authorization(),
             token_env: settings.token_env.clone(),
-            max_attempts: settings.max_attempts,
-            backoff: Backoff {
-                base: settings.backoff,
-                cap: BACKOFF_CAP,
-            },
+            retry: settings.retry,
             not_before: Mutex::new(None),
         })
     }
@@ -143,93 +77,77 @@ impl Client {
 
     /// Revokes one key, retrying as the contract allows. `stopped` is asked before every
     /// attempt: once another key hit a bad token, this one stops too.
-    pub async fn revoke(
+    pub fn revoke(
         &self,
         target: &Target,
-        stopped: &(dyn Fn() -> Option<String> + Sync),
+        stopped: &dyn Fn() -> Option<KeyOutcome>,
     ) -> Result<(KeyOutcome, Attempts), (RevokeError, Attempts)> {
         let mut attempts = Attempts::default();
-        let mut last = String::new();
-        while attempts.count < self.max_attempts {
-            if let Some(reason) = stopped() {
-                return Ok((KeyOutcome::Failed(reason), attempts));
+        let mut retry = self.retry.start();
+        loop {
+            if let Some(outcome) = stopped() {
+                return Ok((outcome, attempts));
             }
-            self.wait_turn().await;
+            self.wait_turn();
             attempts.count += 1;
-            let step = match self.send(target).await {
-                Ok(response) => {
-                    attempts.status = Some(response.status().as_u16());
-                    classify(response).await
-                }
-                // The request could not even be built: retrying cannot help.
-                Err(err) if err.is_builder() => Step::Fail(describe(&err)),
-                Err(err) => {
-                    attempts.status = None;
-                    Step::Retry {
-                        reason: describe(&err),
-                        after: None,
-                    }
-                }
-            };
-            match step {
+            let (reason, after) = match self.attempt(target, &mut attempts) {
                 Step::Done(outcome) => return Ok((outcome, attempts)),
                 Step::Fail(reason) => return Ok((KeyOutcome::Failed(reason), attempts)),
-                Step::Unauthorized(status) => {
-                    let err = RevokeError::Unauthorized {
-                        host: self.endpoint.host_str().unwrap_or_default().to_string(),
-                        status,
-                        token_env: self.token_env.clone(),
-                    };
-                    return Err((err, attempts));
-                }
-                Step::Retry { reason, after } => {
-                    last = reason;
-                    if attempts.count >= self.max_attempts {
-                        break;
+                Step::Unauthorized(status) => return Err((self.unauthorized(status), attempts)),
+                Step::Retry { reason, after } => (reason, after),
+            };
+            match retry.failed(after) {
+                Ok(wait) => {
+                    if after.is_some() {
+                        self.defer_all(wait);
                     }
-                    let wait = match after {
-                        Some(after) if after > MAX_RETRY_AFTER => {
-                            let reason = format!(
-                                "{last}: the service asks to wait {} s, more than the {} s keysweep \
-                                 waits; the next run retries",
-                                after.as_secs(),
-                                MAX_RETRY_AFTER.as_secs()
-                            );
-                            return Ok((KeyOutcome::Failed(reason), attempts));
-                        }
-                        Some(after) => {
-                            self.defer_all(after);
-                            after
-                        }
-                        None => self.backoff.delay(attempts.count, fastrand::f64()),
-                    };
-                    tokio::time::sleep(wait).await;
+                    std::thread::sleep(wait);
+                }
+                Err(give_up) => {
+                    return Ok((KeyOutcome::Failed(gave_up(&reason, give_up)), attempts))
                 }
             }
         }
-        let failure = format!(
-            "{last} (gave up after {} attempt{})",
-            attempts.count,
-            if attempts.count == 1 { "" } else { "s" }
-        );
-        Ok((KeyOutcome::Failed(failure), attempts))
     }
 
-    async fn send(&self, target: &Target) -> reqwest::Result<reqwest::Response> {
-        self.http
+    fn attempt(&self, target: &Target, attempts: &mut Attempts) -> Step {
+        let sent = self
+            .http
             .post(self.endpoint.clone())
-            .bearer_auth(&self.token.0)
+            .header(AUTHORIZATION, self.authorization.clone())
             .header("Idempotency-Key", &target.key_hash)
             .json(&target.request())
-            .send()
-            .await
+            .send();
+        match sent {
+            Ok(response) => {
+                attempts.status = Some(response.status().as_u16());
+                classify(response)
+            }
+            // The request could not even be built: retrying cannot help.
+            Err(err) if err.is_builder() => Step::Fail(http::describe(&err)),
+            Err(err) => {
+                attempts.status = None;
+                Step::Retry {
+                    reason: http::describe(&err),
+                    after: None,
+                }
+            }
+        }
     }
 
-    async fn wait_turn(&self) {
+    fn unauthorized(&self, status: u16) -> RevokeError {
+        RevokeError::Unauthorized {
+            host: self.endpoint.host_str().unwrap_or_default().to_string(),
+            status,
+            token_env: self.token_env.clone(),
+        }
+    }
+
+    fn wait_turn(&self) {
         loop {
             let until = *self.not_before.lock().unwrap_or_else(|e| e.into_inner());
-            match until {
-                Some(t) if t > Instant::now() => tokio::time::sleep_until(t.into()).await,
+            match until.map(|t| t.saturating_duration_since(Instant::now())) {
+                Some(left) if !left.is_zero() => std::thread::sleep(left),
                 _ => return,
             }
         }
@@ -244,7 +162,24 @@ impl Client {
     }
 }
 
-async fn classify(response: reqwest::Response) -> Step {
+/// The failure recorded for a key whose retries ran out, after the last attempt's `reason`.
+fn gave_up(reason: &str, give_up: GiveUp) -> String {
+    match give_up {
+        GiveUp::Attempts(n) => format!("{reason} (gave up after {})", plural(n, "attempt")),
+        GiveUp::WaitTooLong(asked) => format!(
+            "{reason}: the service asks to wait {} s, more than the {} s keysweep waits; the \
+             next run retries",
+            asked.as_secs(),
+            super::MAX_RETRY_AFTER.as_secs()
+        ),
+        GiveUp::TotalWait(waited) => format!(
+            "{reason} (gave up after waiting {} s in all; the next run retries)",
+            waited.as_secs()
+        ),
+    }
+}
+
+fn classify(response: Response) -> Step {
     let status = response.status();
     match status.as_u16() {
         200 | 201 | 204 => Step::Done(KeyOutcome::Revoked),
@@ -252,7 +187,7 @@ async fn classify(response: reqwest::Response) -> Step {
         404 => Step::Done(KeyOutcome::UnknownKey),
         401 | 403 => Step::Unauthorized(status.as_u16()),
         429 => Step::Retry {
-            after: retry_after(response.headers()),
+            after: http::retry_after(response.headers(), SystemTime::now()),
             reason: "HTTP 429 rate limited".into(),
         },
         // 408 is the server timing out on us: as retryable as our own timeout.
@@ -265,23 +200,30 @@ async fn classify(response: reqwest::Response) -> Step {
             status_text(status),
             response
                 .headers()
-                .get(reqwest::header::LOCATION)
+                .get(LOCATION)
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("?")
         )),
-        _ => {
-            let body = response.text().await.unwrap_or_default();
-            let mut excerpt: String = body
-                .chars()
-                .take(ERROR_BODY_MAX)
-                .map(|c| if c.is_control() { ' ' } else { c })
-                .collect();
-            if excerpt.len() < body.len() {
-                excerpt.push('…');
-            }
-            Step::Fail(format!("HTTP {}: {}", status_text(status), excerpt.trim()))
-        }
+        _ => Step::Fail(format!(
+            "HTTP {}: {}",
+            status_text(status),
+            excerpt(&response.text().unwrap_or_default())
+        )),
     }
+}
+
+/// The start of an error body, on one line: enough to tell a validation message from an HTML
+/// error page, never a whole body the service chose to send.
+fn excerpt(body: &str) -> String {
+    let mut excerpt: String = body
+        .chars()
+        .take(ERROR_BODY_MAX)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if excerpt.len() < body.len() {
+        excerpt.push('…');
+    }
+    excerpt.trim().to_string()
 }
 
 fn status_text(s: StatusCode) -> String {
@@ -291,80 +233,42 @@ fn status_text(s: StatusCode) -> String {
     }
 }
 
-/// A transport error with its causes ("error sending request" alone says nothing). reqwest
-/// errors carry the URL but never headers, so the token cannot appear here.
-fn describe(err: &reqwest::Error) -> String {
-    let kind = if err.is_builder() {
-        "cannot build the request"
-    } else if err.is_timeout() {
-        "timeout"
-    } else if err.is_connect() {
-        "cannot connect"
-    } else {
-        "connection error"
-    };
-    let mut causes = Vec::new();
-    let mut source = std::error::Error::source(err);
-    while let Some(s) = source {
-        causes.push(s.to_string());
-        source = s.source();
-    }
-    causes.dedup();
-    if causes.is_empty() {
-        kind.to_string()
-    } else {
-        format!("{kind}: {}", causes.join(": "))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn backoff_doubles_within_jitter_bounds_and_stops_at_the_cap() {
-        let b = Backoff {
-            base: Duration::from_millis(100),
-            cap: Duration::from_secs(1),
-        };
-        for (failures, full) in [
-            (1, 100),
-            (2, 200),
-            (3, 400),
-            (4, 800),
-            (5, 1000),
-            (40, 1000),
-        ] {
-            let full = Duration::from_millis(full);
-            assert_eq!(b.delay(failures, 0.0), full / 2, "failures {failures}");
-            let top = b.delay(failures, 0.999_999);
-            assert!(
-                top < full && top > full * 99 / 100,
-                "failures {failures}: {top:?}"
-            );
-        }
-        // Jitter spreads the waits: 100 draws are not all the same.
-        let draws: std::collections::BTreeSet<_> =
-            (0..100).map(|_| b.delay(3, fastrand::f64())).collect();
-        assert!(draws.len() > 50, "{}", draws.len());
-    }
-
-    #[test]
-    fn retry_after_takes_seconds_and_leaves_dates_to_the_backoff() {
-        let mut h = HeaderMap::new();
-        assert_eq!(retry_after(&h), None);
-        h.insert(RETRY_AFTER, " 7 ".parse().unwrap());
-        assert_eq!(retry_after(&h), Some(Duration::from_secs(7)));
-        h.insert(
-            RETRY_AFTER,
-            "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap(),
+    fn give_up_reasons_say_why_after_the_last_error() {
+        let last = "HTTP 503 Service Unavailable";
+        assert_eq!(
+            gave_up(last, GiveUp::Attempts(3)),
+            "HTTP 503 Service Unavailable (gave up after 3 attempts)"
         );
-        assert_eq!(retry_after(&h), None);
+        assert_eq!(
+            gave_up(last, GiveUp::Attempts(1)),
+            "HTTP 503 Service Unavailable (gave up after 1 attempt)"
+        );
+        assert_eq!(
+            gave_up(
+                "HTTP 429 rate limited",
+                GiveUp::WaitTooLong(Duration::from_secs(3600))
+            ),
+            "HTTP 429 rate limited: the service asks to wait 3600 s, more than the 120 s \
+             keysweep waits; the next run retries"
+        );
+        assert_eq!(
+            gave_up(last, GiveUp::TotalWait(Duration::from_secs(590))),
+            "HTTP 503 Service Unavailable (gave up after waiting 590 s in all; the next run \
+             retries)"
+        );
     }
 
     #[test]
-    fn the_token_never_prints() {
-        let t = Token("s3cr3t-token".into());
-        assert!(!format!("{t:?}").contains("s3cr3t"));
+    fn an_error_body_is_cut_to_one_short_line() {
+        assert_eq!(excerpt("  bad\nrequest\r\n"), "bad request");
+        let long = "x".repeat(500);
+        let cut = excerpt(&long);
+        assert_eq!(cut.chars().count(), ERROR_BODY_MAX + 1);
+        assert!(cut.ends_with('…'));
     }
 }

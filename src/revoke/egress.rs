@@ -2,11 +2,11 @@
 //! egress manifest printed by `keysweep revoke --print-egress` and by every dry run.
 
 use std::fmt;
-use std::net::IpAddr;
 
 use reqwest::Url;
 
 use super::Settings;
+use crate::http::is_loopback;
 
 /// The body fields, in contract order; a test holds this list to the serialised request.
 pub const BODY_FIELDS: &[&str] = &[
@@ -39,20 +39,6 @@ pub fn check_endpoint(raw: &str) -> anyhow::Result<Url> {
         ),
         other => anyhow::bail!("{raw:?}: unsupported scheme {other:?} (use https)"),
     }
-}
-
-pub fn is_loopback(url: &Url) -> bool {
-    let Some(host) = url.host_str() else {
-        return false;
-    };
-    // IPv6 hosts come bracketed; an IPv4-mapped address is not loopback for this test, which
-    // errs on the side of requiring https.
-    host.eq_ignore_ascii_case("localhost")
-        || host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse::<IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
 }
 
 fn host_port(url: &Url) -> String {

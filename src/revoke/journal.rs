@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use super::client::Attempts;
 use super::{KeyOutcome, Target};
+use crate::messages::Messages;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -103,28 +104,27 @@ pub struct JournalState {
 }
 
 impl JournalState {
-    /// Reads a journal; a missing file is an empty journal.
-    pub fn read(path: &Path) -> anyhow::Result<JournalState> {
+    /// Reads a journal; a missing file is an empty journal. Lines it skips are noted.
+    pub fn read(path: &Path, messages: &Messages) -> anyhow::Result<JournalState> {
         match std::fs::read_to_string(path) {
-            Ok(text) => Ok(Self::parse(&text, path)),
+            Ok(text) => Ok(Self::parse(&text, path, messages)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(JournalState::default()),
             Err(e) => Err(e).with_context(|| format!("cannot read journal {}", path.display())),
         }
     }
 
-    pub fn parse(text: &str, path: &Path) -> JournalState {
+    pub fn parse(text: &str, path: &Path, messages: &Messages) -> JournalState {
         let mut state = JournalState::default();
         for (n, line) in text.lines().enumerate() {
             if line.trim().is_empty() {
                 continue;
             }
             let Ok(record) = serde_json::from_str::<Record>(line) else {
-                eprintln!(
-                    "keysweep: note: {}:{}: skipping a line that is not a journal record \
-                     (a write cut short?)",
+                messages.note(format_args!(
+                    "{}:{}: skipping a line that is not a journal record (a write cut short?)",
                     path.display(),
                     n + 1
-                );
+                ));
                 continue;
             };
             let entry = match (
@@ -157,8 +157,8 @@ pub struct Journal {
 impl Journal {
     /// Opens (creating) the journal for appending and replays what it holds. A new `.keysweep/`
     /// directory gets a `.gitignore` of `*`, so the journal is neither committed nor scanned.
-    pub fn open(path: &Path) -> anyhow::Result<(Journal, JournalState)> {
-        let state = JournalState::read(path)?;
+    pub fn open(path: &Path, messages: &Messages) -> anyhow::Result<(Journal, JournalState)> {
+        let state = JournalState::read(path, messages)?;
         let dir = path
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
@@ -263,6 +263,10 @@ mod tests {
         }
     }
 
+    fn quiet() -> Messages {
+        Messages::capture()
+    }
+
     fn attempts() -> Attempts {
         Attempts {
             count: 2,
@@ -274,7 +278,7 @@ mod tests {
     fn replay_settles_final_outcomes_and_keeps_interrupted_intents_pending() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(".keysweep/revocations.jsonl");
-        let (j, state) = Journal::open(&path).unwrap();
+        let (j, state) = Journal::open(&path, &quiet()).unwrap();
         assert!(state.get(EP, "a").is_none());
         assert_eq!(
             std::fs::read_to_string(dir.path().join(".keysweep/.gitignore")).unwrap(),
@@ -298,7 +302,7 @@ mod tests {
         ))
         .unwrap();
         drop(j);
-        let state = JournalState::read(&path).unwrap();
+        let state = JournalState::read(&path, &quiet()).unwrap();
         assert_eq!(
             state.get(EP, "a"),
             Some(&Entry::Settled(KeyOutcome::Revoked))
@@ -317,7 +321,7 @@ mod tests {
     fn records_hold_hashes_and_no_key_id() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("j.jsonl");
-        let (j, _) = Journal::open(&path).unwrap();
+        let (j, _) = Journal::open(&path, &quiet()).unwrap();
         let t = target("ab12");
         j.append(&Record::intent(EP, &t)).unwrap();
         j.append(&Record::outcome(EP, &t, &KeyOutcome::Revoked, &attempts()))
@@ -337,11 +341,20 @@ mod tests {
         let t = target("aa");
         let intent = serde_json::to_string(&Record::intent(EP, &t)).unwrap();
         std::fs::write(&path, format!("{intent}\n{{\"event\":\"outc")).unwrap();
-        let (j, state) = Journal::open(&path).unwrap();
+        let messages = Messages::capture();
+        let (j, state) = Journal::open(&path, &messages).unwrap();
         assert_eq!(state.get(EP, "aa"), Some(&Entry::Pending));
+        assert_eq!(
+            messages.captured(),
+            format!(
+                "keysweep: note: {}:2: skipping a line that is not a journal record (a write \
+                 cut short?)\n",
+                path.display()
+            )
+        );
         j.append(&Record::outcome(EP, &t, &KeyOutcome::Revoked, &attempts()))
             .unwrap();
-        let state = JournalState::read(&path).unwrap();
+        let state = JournalState::read(&path, &quiet()).unwrap();
         assert_eq!(
             state.get(EP, "aa"),
             Some(&Entry::Settled(KeyOutcome::Revoked))

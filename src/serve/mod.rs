@@ -28,7 +28,8 @@ use axum::routing::{get, post};
 use axum::Router;
 use ring::hmac;
 
-use crate::github::client::{Client, Token};
+use crate::github::client::Client;
+use crate::http::{Token, TokenError};
 use crate::messages::Messages;
 use crate::pipeline::{self, Outcome, Pipeline};
 use deliveries::Deliveries;
@@ -120,12 +121,15 @@ fn prepare(options: &Options, messages: &Messages) -> anyhow::Result<Shared> {
             None
         }
     };
-    let token = std::env::var("GITHUB_TOKEN")
-        .ok()
-        .filter(|t| !t.trim().is_empty())
-        .map(|t| Token::new(t.trim().to_string()));
+    // Unset or empty: public data only, which is all the partner signing keys need.
+    let token = match Token::from_env("GITHUB_TOKEN") {
+        Ok(token) => Some(token),
+        Err(TokenError::Missing(_) | TokenError::Empty(_)) => None,
+        Err(e) => return Err(e.into()),
+    };
     let client =
-        Arc::new(Client::new(&serve.github_api_url, token).context("[serve] github_api_url")?);
+        Client::new(&serve.github_api_url, token, messages).context("[serve] github_api_url")?;
+    let client = Arc::new(client);
     Ok(Shared {
         revoker: Revoker::new(pipeline.clone(), metrics.clone(), messages.clone()),
         pipeline,

@@ -7,13 +7,14 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use anyhow::Context;
-use gix::bstr::{BString, ByteSlice};
+use gix::bstr::{BStr, BString, ByteSlice};
 use gix::objs::tree::EntryKind;
 use gix::objs::{Find, Kind};
 use gix::ObjectId;
 
 use super::git::added_lines;
 use crate::finding::Origin;
+use crate::messages::count;
 use crate::scan::{Collector, Scanner, Scratch};
 
 pub fn scan(scanner: &Scanner, path: &Path, collector: &Collector) -> anyhow::Result<()> {
@@ -25,54 +26,92 @@ pub fn scan(scanner: &Scanner, path: &Path, collector: &Collector) -> anyhow::Re
     );
     let index = load_index(&repo)?;
     let head = HeadTree::read(&repo)?;
-    let mut scratch = Scratch::default();
-    let (mut new_buf, mut old_buf) = (Vec::new(), Vec::new());
+    let mut files = StagedFiles {
+        scanner,
+        collector,
+        repo: &repo,
+        head: &head,
+        scratch: Scratch::default(),
+        new_buf: Vec::new(),
+        old_buf: Vec::new(),
+    };
     let mut conflicted = 0usize;
     for entry in index.entries() {
-        let rela = entry.path(&index);
         if entry.stage() != gix::index::entry::Stage::Unconflicted {
             conflicted += 1;
             continue;
         }
-        // `git add -N` records a path with no content yet; submodules and sparse directories
-        // are not files of this repository.
-        if entry
-            .flags
-            .contains(gix::index::entry::Flags::INTENT_TO_ADD)
-            || !matches!(
-                entry.mode,
-                gix::index::entry::Mode::FILE
-                    | gix::index::entry::Mode::FILE_EXECUTABLE
-                    | gix::index::entry::Mode::SYMLINK
-            )
-        {
-            continue;
+        if holds_content(entry) {
+            files.scan(entry.path(&index), &entry.id);
         }
+    }
+    if conflicted > 0 {
+        scanner.messages.note(format_args!(
+            "{} not scanned: resolve and stage them first",
+            count(
+                conflicted,
+                "conflicted index entry",
+                "conflicted index entries"
+            )
+        ));
+    }
+    Ok(())
+}
+
+/// Whether an index entry is a file with staged content. `git add -N` records a path with no
+/// content yet; submodules and sparse directories are not files of this repository.
+fn holds_content(entry: &gix::index::Entry) -> bool {
+    !entry
+        .flags
+        .contains(gix::index::entry::Flags::INTENT_TO_ADD)
+        && matches!(
+            entry.mode,
+            gix::index::entry::Mode::FILE
+                | gix::index::entry::Mode::FILE_EXECUTABLE
+                | gix::index::entry::Mode::SYMLINK
+        )
+}
+
+/// Scans staged files for what they add to HEAD's versions.
+struct StagedFiles<'a> {
+    scanner: &'a Scanner,
+    collector: &'a Collector,
+    repo: &'a gix::Repository,
+    head: &'a HeadTree,
+    scratch: Scratch,
+    new_buf: Vec<u8>,
+    old_buf: Vec<u8>,
+}
+
+impl StagedFiles<'_> {
+    /// Scans the staged content `id` at path `rela`, reporting what is on lines it adds.
+    fn scan(&mut self, rela: &BStr, id: &ObjectId) {
+        let head = self.head;
         let old = head.paths.get(rela);
-        if old == Some(&entry.id) {
-            continue;
+        if old == Some(id) {
+            return;
         }
         // The same content moved or copied from elsewhere adds nothing new (git's rename
         // detection shows such a file without added lines too).
-        if old.is_none() && head.blobs.contains(&entry.id) {
-            continue;
+        if old.is_none() && head.blobs.contains(id) {
+            return;
         }
+        let scanner = self.scanner;
         let shown = rela.to_str_lossy().into_owned();
         if scanner.suppress.path_allowed(&shown) {
-            continue;
+            return;
         }
-        let new = match read_blob(&repo, &entry.id, &mut new_buf) {
+        let new = match read_blob(self.repo, id, &mut self.new_buf) {
             Ok(data) => data,
             Err(e) => {
                 scanner
                     .messages
                     .error(format_args!("staged {shown}: {e:#}"));
-                continue;
+                return;
             }
         };
-        let added = match old {
-            None => None,
-            Some(old_id) => match read_blob(&repo, old_id, &mut old_buf) {
+        let added = old.and_then(
+            |old_id| match read_blob(self.repo, old_id, &mut self.old_buf) {
                 Ok(old) => Some(added_lines(old, new)),
                 Err(e) => {
                     // Without the old side every line counts as added: over-reporting beats a
@@ -83,9 +122,10 @@ pub fn scan(scanner: &Scanner, path: &Path, collector: &Collector) -> anyhow::Re
                     None
                 }
             },
-        };
+        );
         let origin = Origin::with_path("staged", shown);
-        scanner.scan_bytes(new, &origin, &mut scratch, &mut |f| {
+        let collector = self.collector;
+        scanner.scan_bytes(new, &origin, &mut self.scratch, &mut |f| {
             let line = usize::try_from(f.line).unwrap_or(usize::MAX);
             let is_added = added
                 .as_ref()
@@ -95,13 +135,6 @@ pub fn scan(scanner: &Scanner, path: &Path, collector: &Collector) -> anyhow::Re
             }
         });
     }
-    if conflicted > 0 {
-        scanner.messages.note(format_args!(
-            "{conflicted} conflicted index entr{} not scanned: resolve and stage them first",
-            if conflicted == 1 { "y" } else { "ies" }
-        ));
-    }
-    Ok(())
 }
 
 /// The index a commit would be made from. Git runs hooks of `git commit -a` and

@@ -244,6 +244,8 @@ impl KeyService {
         let url = format!("{}/v1/me", self.url());
         let bearer = key.bearer();
         let runtime = self.runtime.as_ref().expect("running");
+        // keysweep's reqwest is built without a default TLS provider.
+        keysweep::http::install_crypto_provider();
         runtime.block_on(async move {
             let response = reqwest::Client::new()
                 .get(url)

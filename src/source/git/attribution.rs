@@ -6,7 +6,6 @@
 //! answer does not depend on the number of threads) is where the finding is reported; the
 //! others are counted and listed.
 
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Mutex;
 
 use gix::hashtable::{HashMap, HashSet};
@@ -14,7 +13,8 @@ use gix::objs::Find;
 use gix::ObjectId;
 
 use super::diff::{Introductions, Look};
-use super::history::History;
+use super::history::{CommitNode, History};
+use super::parallel::{in_runs, into_inner, lock};
 use crate::finding::{Origin, Place};
 
 /// At most this many other places are listed on a finding; the rest are only counted.
@@ -103,64 +103,84 @@ fn for_each_commit(
     let commits = &history.commits;
     let threads = threads.clamp(1, commits.len().max(1));
     let run = (commits.len() / (threads * 8)).clamp(16, 1024);
-    let next = AtomicUsize::new(0);
     let out = Mutex::new(Vec::new());
-    std::thread::scope(|s| {
-        for _ in 0..threads {
-            s.spawn(|| {
-                let repo = repo.to_thread_local();
-                let mut diff = Introductions::default();
-                let mut outside: HashMap<ObjectId, Option<ObjectId>> = HashMap::default();
-                let mut buf = Vec::new();
-                let mut parent_trees = Vec::new();
-                let mut local = Vec::new();
-                loop {
-                    let start = next.fetch_add(run, Relaxed);
-                    if start >= commits.len() {
-                        break;
-                    }
-                    for commit in &commits[start..(start + run).min(commits.len())] {
-                        if !(look.enter)(&commit.tree) {
-                            continue;
-                        }
-                        parent_trees.clear();
-                        for p in history.parents(commit) {
-                            let tree = match history.get(p) {
-                                Some(node) => Some(node.tree),
-                                // Outside the walk (a range's base, a shallow cut): read it.
-                                None => *outside
-                                    .entry(*p)
-                                    .or_insert_with(|| tree_of(&repo, p, &mut buf)),
-                            };
-                            parent_trees.extend(tree);
-                        }
-                        let result = diff.of_tree(
-                            &repo,
-                            &commit.tree,
-                            &parent_trees,
-                            look,
-                            &mut |path, blob, before| {
-                                local.push(Intro {
-                                    time: commit.time,
-                                    commit: commit.id,
-                                    path: String::from_utf8_lossy(path).into_owned(),
-                                    blob,
-                                    before: before.to_vec(),
-                                })
-                            },
-                        );
-                        if let Err(e) = result {
-                            error(format!("git: commit {}: {e:#}", commit.id));
-                        }
-                    }
-                }
-                out.lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .append(&mut local);
-            });
+    in_runs(
+        commits,
+        threads,
+        run,
+        || CommitDiffer::new(repo.to_thread_local()),
+        |differ, commit| differ.diff(history, commit, look, error),
+        |mut differ| lock(&out).append(&mut differ.intros),
+    );
+    into_inner(out)
+}
+
+/// One thread's diffing state, reused from commit to commit.
+struct CommitDiffer {
+    repo: gix::Repository,
+    diff: Introductions,
+    /// Trees of parents outside the walk, read once each.
+    outside: HashMap<ObjectId, Option<ObjectId>>,
+    buf: Vec<u8>,
+    parent_trees: Vec<ObjectId>,
+    intros: Vec<Intro>,
+}
+
+impl CommitDiffer {
+    fn new(repo: gix::Repository) -> Self {
+        CommitDiffer {
+            repo,
+            diff: Introductions::default(),
+            outside: HashMap::default(),
+            buf: Vec::new(),
+            parent_trees: Vec::new(),
+            intros: Vec::new(),
         }
-    });
-    out.into_inner().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records what `commit` introduced that `look` is after.
+    fn diff(
+        &mut self,
+        history: &History,
+        commit: &CommitNode,
+        look: &Look<'_>,
+        error: &(dyn Fn(String) + Sync),
+    ) {
+        if !(look.enter)(&commit.tree) {
+            return;
+        }
+        self.parent_trees.clear();
+        for p in history.parents(commit) {
+            let tree = match history.get(p) {
+                Some(node) => Some(node.tree),
+                // Outside the walk (a range's base, a shallow cut): read it.
+                None => *self
+                    .outside
+                    .entry(*p)
+                    .or_insert_with(|| tree_of(&self.repo, p, &mut self.buf)),
+            };
+            self.parent_trees.extend(tree);
+        }
+        let intros = &mut self.intros;
+        let result = self.diff.of_tree(
+            &self.repo,
+            &commit.tree,
+            &self.parent_trees,
+            look,
+            &mut |path, blob, before| {
+                intros.push(Intro {
+                    time: commit.time,
+                    commit: commit.id,
+                    path: String::from_utf8_lossy(path).into_owned(),
+                    blob,
+                    before: before.to_vec(),
+                })
+            },
+        );
+        if let Err(e) = result {
+            error(format!("git: commit {}: {e:#}", commit.id));
+        }
+    }
 }
 
 /// The tree of a commit outside the walk, or `None` when it is absent (beyond a shallow

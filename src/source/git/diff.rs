@@ -3,6 +3,7 @@
 //! added) are this question.
 
 use std::cmp::Ordering;
+use std::iter::Peekable;
 
 use anyhow::Context;
 use gix::objs::tree::EntryRef;
@@ -99,33 +100,7 @@ fn diff(
             continue;
         }
         let is_tree = entry.mode.is_tree();
-        theirs_at_path.clear();
-        let mut unchanged = false;
-        for parent in theirs.iter_mut() {
-            while let Some(next) = parent.peek() {
-                let theirs = match next {
-                    Ok(e) => e,
-                    Err(_) => {
-                        let err = parent.next().and_then(Result::err);
-                        return Err(anyhow::anyhow!("cannot decode a parent tree: {err:?}"));
-                    }
-                };
-                match git_order(theirs, &entry) {
-                    Ordering::Less => {
-                        parent.next();
-                    }
-                    Ordering::Equal => {
-                        if theirs.oid == entry.oid {
-                            unchanged = true;
-                        } else if !theirs.mode.is_commit() {
-                            theirs_at_path.push(theirs.oid.to_owned());
-                        }
-                        break;
-                    }
-                    Ordering::Greater => break,
-                }
-            }
-        }
+        let unchanged = same_path_in_parents(&mut theirs, &entry, &mut theirs_at_path)?;
         if unchanged || (is_tree && !(look.enter)(entry.oid)) {
             continue;
         }
@@ -140,6 +115,44 @@ fn diff(
         path.truncate(len);
     }
     Ok(())
+}
+
+/// Advances each parent tree (sorted as git sorts, like `entry`'s own) to `entry`'s path.
+/// Returns whether some parent has the very same object there; otherwise `at_path` receives the
+/// parents' other versions of it (submodules aside).
+fn same_path_in_parents(
+    theirs: &mut [Peekable<TreeRefIter<'_>>],
+    entry: &EntryRef<'_>,
+    at_path: &mut Vec<ObjectId>,
+) -> anyhow::Result<bool> {
+    at_path.clear();
+    let mut unchanged = false;
+    for parent in theirs.iter_mut() {
+        while let Some(next) = parent.peek() {
+            let theirs = match next {
+                Ok(e) => e,
+                Err(_) => {
+                    let err = parent.next().and_then(Result::err);
+                    return Err(anyhow::anyhow!("cannot decode a parent tree: {err:?}"));
+                }
+            };
+            match git_order(theirs, entry) {
+                Ordering::Less => {
+                    parent.next();
+                }
+                Ordering::Equal => {
+                    if theirs.oid == entry.oid {
+                        unchanged = true;
+                    } else if !theirs.mode.is_commit() {
+                        at_path.push(theirs.oid.to_owned());
+                    }
+                    break;
+                }
+                Ordering::Greater => break,
+            }
+        }
+    }
+    Ok(unchanged)
 }
 
 fn read_tree<'a>(

@@ -5,7 +5,7 @@
 //! shallow clone cut inside the range, an unreadable commit, an empty range nobody asked for) is
 //! an error with what to do about it, never a quiet pass.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
 
 use gix::hashtable::HashSet;
@@ -13,7 +13,10 @@ use gix::objs::{FindHeader, Kind};
 use gix::ObjectId;
 
 use super::attribution::{self, CommitInfoCache, Intro};
-use super::{added_lines, history, read, Run, Swept};
+use super::history::{self, History};
+use super::parallel::{into_inner, lock};
+use super::read::{self, BlobHit};
+use super::{added_lines, trees, Run};
 use crate::scan::Scratch;
 
 const FETCH_HINT: &str = "fetch the missing history (`git fetch --unshallow`, or `git fetch \
@@ -25,37 +28,8 @@ pub(super) fn scan(
     spec: &str,
     allow_empty: bool,
 ) -> anyhow::Result<()> {
-    let (base_spec, head_spec) = split(spec)?;
-    let base = resolve(&repo, base_spec, "base")?;
-    let head = resolve(&repo, head_spec, "head")?;
-
-    let mut walk_errors = Vec::new();
-    let mut scratch = Scratch::default();
-    // Messages are scanned during the walk; if the walk then fails, nothing is reported at all.
-    let history = history::walk_commits(
-        &repo,
-        &[head],
-        &[base],
-        &mut |e| walk_errors.push(e),
-        &mut |node, data| run.scan_commit_message(&node.id, data, &mut scratch),
-    );
-    let history = match history {
-        Ok(h) if walk_errors.is_empty() => h,
-        Ok(_) => anyhow::bail!(
-            "--range {spec}: cannot walk the range: {}. If this is a shallow or partial clone, {FETCH_HINT}",
-            walk_errors.join("; ")
-        ),
-        Err(e) => anyhow::bail!(
-            "--range {spec}: cannot walk the range: {e:#}. If this is a shallow or partial clone, {FETCH_HINT}"
-        ),
-    };
-    if let Some(cut) = history.shallow_boundary.first() {
-        anyhow::bail!(
-            "--range {spec}: the range reaches the shallow boundary of this clone (commit {cut}) \
-             before reaching {base_spec}, so what the range added cannot be told apart from what \
-             was there before: {FETCH_HINT}"
-        );
-    }
+    let range = Range::resolve(&repo, spec)?;
+    let history = range.walk(run, &repo)?;
     if history.is_empty() {
         if allow_empty {
             run.scanner.messages.note(format_args!(
@@ -63,27 +37,124 @@ pub(super) fn scan(
             ));
             return Ok(());
         }
+        let (base_spec, head_spec) = (range.base_spec, range.head_spec);
         anyhow::bail!(
             "--range {spec} holds no commits ({head_spec} is already reachable from {base_spec}): \
              check the order (BASE..HEAD) and that {head_spec} is the commit you meant, or pass \
              --allow-empty-range if an empty range is expected"
         );
     }
-
     let sync = repo.into_sync();
-    let failures = Mutex::new(Vec::new());
-    let report = |e: String| failures.lock().unwrap_or_else(|p| p.into_inner()).push(e);
-    let intros = attribution::all_introductions(&sync, &history, run.threads, &report);
-    let repo = sync.to_thread_local();
-    // What the base side already had: the full trees of the commits the range starts from.
-    let start_points: Vec<ObjectId> = history
+    let intros = range.new_introductions(run, &sync, &history)?;
+    let wanted: HashSet<ObjectId> = intros.iter().map(|i| i.blob).collect();
+    let reachable = wanted.len();
+    let mut reading = read::scan_blobs(run.scanner, &sync, wanted, run.threads)?;
+    let hits = std::mem::take(&mut reading.hits);
+    emit_added(run, &sync.to_thread_local(), hits, intros);
+    run.note_counts(history.len(), reachable, &reading, 0);
+    Ok(())
+}
+
+/// `BASE..HEAD` as given and as resolved.
+struct Range<'s> {
+    spec: &'s str,
+    base_spec: &'s str,
+    head_spec: &'s str,
+    base: ObjectId,
+    head: ObjectId,
+}
+
+impl<'s> Range<'s> {
+    fn resolve(repo: &gix::Repository, spec: &'s str) -> anyhow::Result<Range<'s>> {
+        let (base_spec, head_spec) = split(spec)?;
+        Ok(Range {
+            spec,
+            base_spec,
+            head_spec,
+            base: resolve(repo, base_spec, "base")?,
+            head: resolve(repo, head_spec, "head")?,
+        })
+    }
+
+    /// The commits of the range, their messages scanned on the way. Fails if any commit could
+    /// not be read or the history is cut short by a shallow clone: the range would be partial.
+    fn walk(&self, run: &Run<'_>, repo: &gix::Repository) -> anyhow::Result<History> {
+        let spec = self.spec;
+        let mut walk_errors = Vec::new();
+        let mut scratch = Scratch::default();
+        // Messages are scanned during the walk; if the walk then fails, nothing is reported at all.
+        let history = history::walk_commits(
+            repo,
+            &[self.head],
+            &[self.base],
+            &mut |e| walk_errors.push(e),
+            &mut |node, data| run.scan_commit_message(&node.id, data, &mut scratch),
+        );
+        let history = match history {
+            Ok(h) if walk_errors.is_empty() => h,
+            failed => {
+                let why = match failed {
+                    Ok(_) => walk_errors.join("; "),
+                    Err(e) => format!("{e:#}"),
+                };
+                anyhow::bail!(
+                    "--range {spec}: cannot walk the range: {why}. If this is a shallow or partial clone, {FETCH_HINT}"
+                )
+            }
+        };
+        if let Some(cut) = history.shallow_boundary.first() {
+            anyhow::bail!(
+                "--range {spec}: the range reaches the shallow boundary of this clone (commit {cut}) \
+                 before reaching {}, so what the range added cannot be told apart from what \
+                 was there before: {FETCH_HINT}",
+                self.base_spec
+            );
+        }
+        Ok(history)
+    }
+
+    /// Every introduction of a blob by a commit of the range, minus blobs the base already had
+    /// (a file moved or reverted to an old version adds nothing). Fails when the comparison
+    /// could not read everything it needed.
+    fn new_introductions(
+        &self,
+        run: &Run<'_>,
+        sync: &gix::ThreadSafeRepository,
+        history: &History,
+    ) -> anyhow::Result<Vec<Intro>> {
+        let failures = Mutex::new(Vec::new());
+        let report = |e: String| lock(&failures).push(e);
+        let intros = attribution::all_introductions(sync, history, run.threads, &report);
+        let before = base_blobs(&sync.to_thread_local(), history, &report);
+        let failures = into_inner(failures);
+        if !failures.is_empty() {
+            anyhow::bail!(
+                "--range {}: cannot compare the range with its base: {}. If this is a shallow or \
+                 partial clone, {FETCH_HINT}",
+                self.spec,
+                failures.join("; ")
+            );
+        }
+        Ok(intros
+            .into_iter()
+            .filter(|i| !before.contains(&i.blob))
+            .collect())
+    }
+}
+
+/// What the base side already had: every blob under the trees of the commits the range starts
+/// from (the parents of its commits that are not in it).
+fn base_blobs(
+    repo: &gix::Repository,
+    history: &History,
+    report: &dyn Fn(String),
+) -> HashSet<ObjectId> {
+    let start_points: BTreeSet<ObjectId> = history
         .commits
         .iter()
         .flat_map(|c| history.parents(c).iter())
         .filter(|p| history.get(p).is_none())
         .copied()
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
         .collect();
     let mut before_trees = Vec::new();
     let mut buf = Vec::new();
@@ -99,27 +170,16 @@ pub(super) fn scan(
         }
     }
     let none = HashSet::default();
-    let before = history::walk_trees(&repo, before_trees, &none, &none, false, None, &mut |e| {
+    trees::walk_trees(repo, before_trees, &none, &none, false, None, &mut |e| {
         report(e)
-    });
-    let failures = failures.into_inner().unwrap_or_else(|p| p.into_inner());
-    if !failures.is_empty() {
-        anyhow::bail!(
-            "--range {spec}: cannot compare the range with its base: {}. If this is a shallow or \
-             partial clone, {FETCH_HINT}",
-            failures.join("; ")
-        );
-    }
-    let intros: Vec<Intro> = intros
-        .into_iter()
-        .filter(|i| !before.blobs.contains(&i.blob))
-        .collect();
-    let wanted: HashSet<ObjectId> = intros.iter().map(|i| i.blob).collect();
-    let reachable = wanted.len();
-    let sync = repo.into_sync();
-    let mut reading = read::scan_blobs(run.scanner, &sync, wanted, run.threads)?;
-    let repo = sync.to_thread_local();
-    let matched: HashSet<ObjectId> = reading.hits.iter().map(|h| h.blob).collect();
+    })
+    .blobs
+}
+
+/// Hands on each hit at the introductions (of `intros`) that added its line: a key already in
+/// the file before the range stays in every later version of that file, and is not news.
+fn emit_added(run: &Run<'_>, repo: &gix::Repository, hits: Vec<BlobHit>, intros: Vec<Intro>) {
+    let matched: HashSet<ObjectId> = hits.iter().map(|h| h.blob).collect();
     let places = attribution::group(
         intros
             .into_iter()
@@ -128,31 +188,19 @@ pub(super) fn scan(
     );
     let mut lines = AddedLines::default();
     let mut commits = CommitInfoCache::default();
-    for hit in std::mem::take(&mut reading.hits) {
-        // A finding counts where the range added its line: a key already in the file before the
-        // range stays in every later version of that file, and is not news.
+    for hit in hits {
         let line = usize::try_from(hit.finding.line).unwrap_or(usize::MAX);
         let added: Vec<&Intro> = places
             .get(&hit.blob)
             .into_iter()
             .flatten()
-            .filter(|i| lines.adds(&repo, i, line))
+            .filter(|i| lines.adds(repo, i, line))
             .collect();
         if added.is_empty() {
             continue;
         }
-        run.emit_hit(&repo, hit, &added, &mut commits);
+        run.emit_hit(repo, hit, &added, &mut commits);
     }
-    run.note_counts(
-        history.len(),
-        &Swept {
-            reading,
-            trees: HashSet::default(),
-            reachable,
-            unreachable: 0,
-        },
-    );
-    Ok(())
 }
 
 /// Files bigger than this are not diffed: every line of them counts as added (reporting too
@@ -256,8 +304,16 @@ mod tests {
     fn ranges_need_two_dots_and_both_ends() {
         assert_eq!(split("a..b").unwrap(), ("a", "b"));
         assert_eq!(split("origin/main..HEAD").unwrap(), ("origin/main", "HEAD"));
-        for bad in ["a...b", "a..", "..b", "a", ""] {
-            assert!(split(bad).is_err(), "{bad}");
+        let error = |spec| split(spec).unwrap_err().to_string();
+        assert_eq!(
+            error("a...b"),
+            "--range a...b: use BASE..HEAD (two dots): the commits HEAD has and BASE has not"
+        );
+        for bad in ["a..", "..b", "a", ""] {
+            assert_eq!(
+                error(bad),
+                format!("--range {bad}: expected BASE..HEAD, e.g. origin/main..HEAD"),
+            );
         }
     }
 }

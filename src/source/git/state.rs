@@ -171,17 +171,22 @@ mod tests {
         state.save(&path, &digest, sha1).unwrap();
         let back = State::load(&path, &digest, sha1).unwrap().unwrap();
         assert_eq!(back.targets, state.targets);
+        assert_eq!(back.commits, state.commits);
         assert_eq!(back.trees, state.trees);
         assert_eq!(back.blobs, state.blobs);
-        assert!(State::load(&path, &[8u8; 32], sha1).is_err());
+        let refused = |digest: &[u8; 32]| State::load(&path, digest, sha1).unwrap_err().to_string();
+        assert_eq!(
+            refused(&[8u8; 32]),
+            "it was written with other rules or another keysweep version"
+        );
 
         let mut bytes = fs::read(&path).unwrap();
         let mid = bytes.len() / 2;
         bytes[mid] ^= 1;
         fs::write(&path, &bytes).unwrap();
-        assert!(State::load(&path, &digest, sha1).is_err());
+        assert_eq!(refused(&digest), "the file is damaged (checksum mismatch)");
         fs::write(&path, &bytes[..10]).unwrap();
-        assert!(State::load(&path, &digest, sha1).is_err());
+        assert_eq!(refused(&digest), "the file is truncated");
         assert!(State::load(&dir.path().join("none"), &digest, sha1)
             .unwrap()
             .is_none());

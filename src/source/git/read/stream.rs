@@ -11,6 +11,8 @@ use gix::odb::pack;
 use gix::zlib::Decompress;
 use gix::ObjectId;
 
+use super::pack_indices;
+
 /// Per-thread access to the packs and loose objects of one object directory, opened lazily.
 pub struct Streams {
     objects_dir: PathBuf,
@@ -78,23 +80,17 @@ impl Streams {
 }
 
 fn load_indices(objects_dir: &std::path::Path, hash: gix::hash::Kind) -> Vec<Pack> {
-    let mut packs = Vec::new();
-    let Ok(dir) = std::fs::read_dir(objects_dir.join("pack")) else {
-        return packs;
-    };
-    for entry in dir.flatten() {
-        let path = entry.path();
-        if path.extension().is_some_and(|e| e == "idx") {
-            if let Ok(index) = pack::index::File::at(&path, hash) {
-                packs.push(Pack {
-                    index,
-                    data_path: path.with_extension("pack"),
-                    data: None,
-                });
-            }
-        }
-    }
-    packs
+    pack_indices(objects_dir)
+        .into_iter()
+        .filter_map(|path| {
+            let index = pack::index::File::at(&path, hash).ok()?;
+            Some(Pack {
+                index,
+                data_path: path.with_extension("pack"),
+                data: None,
+            })
+        })
+        .collect()
 }
 
 /// A loose object is one zlib stream of `<kind> <size>\0<content>`.

@@ -1,0 +1,166 @@
+//! Blobs read one object at a time, in the order the store lays them out, on several threads:
+//! loose objects, alternates, a few new blobs, or what a pack traversal gave up on.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Mutex;
+
+use gix::objs::{Find, FindHeader, Kind};
+use gix::ObjectId;
+
+use super::stream::Streams;
+use super::{BlobHit, Reading};
+use crate::finding::Origin;
+use crate::scan::{Scanner, Scratch, CHUNK_SIZE};
+use crate::source::git::parallel::{in_runs, into_inner, lock};
+
+/// Runs of this many ids are handed to threads: long enough to keep the delta cache warm along
+/// pack order, short enough that a thread stuck on a few huge blobs does not hold up the others.
+fn run_length(ids: usize, threads: usize) -> usize {
+    (ids / (threads * 16)).clamp(64, 8192)
+}
+
+/// What to do with an object that is not a blob.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Kinds {
+    /// Report it: it was expected to be a blob.
+    BlobsOnly,
+    /// Skip it quietly (listing every loose object yields commits and trees too).
+    SkipOthers,
+}
+
+/// Reads and scans `ids` one object at a time, on `threads` threads.
+pub(super) fn object_by_object(
+    scanner: &Scanner,
+    repo: &gix::ThreadSafeRepository,
+    ids: &[ObjectId],
+    threads: usize,
+    kinds: Kinds,
+    reading: &mut Reading,
+) {
+    if ids.is_empty() {
+        return;
+    }
+    let threads = threads.clamp(1, ids.len().max(1));
+    let run = run_length(ids.len(), threads);
+    let (read, streamed) = (AtomicU64::new(0), AtomicU64::new(0));
+    let results = Mutex::new(Vec::new());
+    in_runs(
+        ids,
+        threads,
+        run,
+        || BlobReader::new(scanner, repo.to_thread_local(), kinds),
+        |reader, id| reader.scan(id),
+        |reader| {
+            read.fetch_add(reader.read, Relaxed);
+            streamed.fetch_add(reader.streamed, Relaxed);
+            lock(&results).push((reader.hits, reader.done, reader.failed));
+        },
+    );
+    for (hits, done, failed) in into_inner(results) {
+        reading.hits.extend(hits);
+        reading.done.extend(done);
+        reading.failed.extend(failed);
+    }
+    reading.blobs_read += read.into_inner();
+    reading.streamed += streamed.into_inner();
+}
+
+/// One thread's reading state.
+struct BlobReader<'a> {
+    scanner: &'a Scanner,
+    repo: gix::Repository,
+    streams: Streams,
+    scratch: Scratch,
+    buf: Vec<u8>,
+    origin: Origin,
+    hits: Vec<BlobHit>,
+    done: Vec<ObjectId>,
+    failed: Vec<ObjectId>,
+    read: u64,
+    streamed: u64,
+    kinds: Kinds,
+}
+
+impl<'a> BlobReader<'a> {
+    fn new(scanner: &'a Scanner, repo: gix::Repository, kinds: Kinds) -> Self {
+        BlobReader {
+            scanner,
+            streams: Streams::new(&repo),
+            repo,
+            scratch: Scratch::default(),
+            buf: Vec::new(),
+            origin: Origin::new("git"),
+            hits: Vec::new(),
+            done: Vec::new(),
+            failed: Vec::new(),
+            read: 0,
+            streamed: 0,
+            kinds,
+        }
+    }
+
+    fn scan(&mut self, id: &ObjectId) {
+        match self.try_scan(id) {
+            Ok(true) => self.done.push(*id),
+            Ok(false) => {}
+            Err(message) => {
+                let what = match self.kinds {
+                    Kinds::BlobsOnly => "blob",
+                    Kinds::SkipOthers => "object",
+                };
+                self.scanner
+                    .messages
+                    .error(format_args!("git: {what} {id}: {message}"));
+                self.failed.push(*id);
+            }
+        }
+    }
+
+    /// Ok(false): not a blob, skipped as asked.
+    fn try_scan(&mut self, id: &ObjectId) -> Result<bool, String> {
+        let header = match self.repo.objects.try_header(id) {
+            Ok(Some(h)) => h,
+            Ok(None) => return Err("missing from the object database".into()),
+            Err(e) => return Err(format!("{e:#}")),
+        };
+        if header.kind != Kind::Blob {
+            return match self.kinds {
+                Kinds::SkipOthers => Ok(false),
+                Kinds::BlobsOnly => Err(format!("expected a blob, found a {}", header.kind)),
+            };
+        }
+        self.read += 1;
+        let Self {
+            scanner,
+            repo,
+            streams,
+            scratch,
+            buf,
+            origin,
+            hits,
+            ..
+        } = self;
+        let mut emit = |finding| hits.push(BlobHit { blob: *id, finding });
+        if header.size > CHUNK_SIZE as u64 {
+            match streams.open(id) {
+                Ok(Some(mut stream)) => {
+                    self.streamed += 1;
+                    return scanner
+                        .scan_reader(&mut stream, origin, scratch, &mut emit)
+                        .map(|_| true)
+                        .map_err(|e| e.to_string());
+                }
+                Ok(None) => {}
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+        match repo.objects.try_find(id, buf) {
+            Ok(Some(data)) => {
+                scanner.scan_bytes(data.data, origin, scratch, &mut emit);
+                Ok(true)
+            }
+            Ok(None) => Err("missing from the object database".into()),
+            Err(e) => Err(format!("{e:#}")),
+        }
+    }
+}
