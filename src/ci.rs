@@ -498,7 +498,10 @@ mod tests {
             err.to_string(),
             "pull_request event payload has no pull_request.base.sha"
         );
-        assert!(plan("push", &Value::Null).is_err());
+        assert_eq!(
+            plan("push", &Value::Null).unwrap_err().to_string(),
+            "push event payload has no after"
+        );
         assert!(matches!(
             plan("schedule", &Value::Null).unwrap(),
             Want::Full { .. }

@@ -528,11 +528,20 @@ impl ServeArgs {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::error::ErrorKind;
     use clap::CommandFactory;
 
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    /// Why clap refuses a command line, and what it tells the user.
+    fn refused(args: &[&str]) -> (clap::error::ErrorKind, String) {
+        match Cli::try_parse_from(args) {
+            Ok(_) => panic!("{args:?} was accepted"),
+            Err(e) => (e.kind(), e.to_string()),
+        }
     }
 
     #[test]
@@ -549,8 +558,17 @@ mod tests {
 
     #[test]
     fn revoke_needs_a_report_unless_printing_the_egress_manifest() {
-        assert!(Cli::try_parse_from(["keysweep", "revoke"]).is_err());
-        assert!(Cli::try_parse_from(["keysweep", "revoke", "--print-egress"]).is_ok());
+        let (kind, message) = refused(&["keysweep", "revoke"]);
+        assert_eq!(kind, ErrorKind::MissingRequiredArgument, "{message}");
+        assert!(
+            message.contains("required arguments were not provided:\n  --from <REPORT>"),
+            "{message}"
+        );
+        let cli = Cli::try_parse_from(["keysweep", "revoke", "--print-egress"]).unwrap();
+        let Command::Revoke(r) = cli.command else {
+            panic!("not revoke")
+        };
+        assert!(r.print_egress && r.from.is_none());
         let cli = Cli::try_parse_from([
             "keysweep",
             "revoke",
@@ -570,10 +588,18 @@ mod tests {
 
     #[test]
     fn git_flags_that_cannot_go_together_are_refused() {
+        let (kind, message) = refused(&["keysweep", "git", "--range", "a..b", "--state", "s"]);
+        assert_eq!(kind, ErrorKind::ArgumentConflict, "{message}");
         assert!(
-            Cli::try_parse_from(["keysweep", "git", "--range", "a..b", "--state", "s"]).is_err()
+            message.contains("'--range <BASE..HEAD>' cannot be used with '--state <FILE>'"),
+            "{message}"
         );
-        assert!(Cli::try_parse_from(["keysweep", "git", "--allow-empty-range"]).is_err());
+        let (kind, message) = refused(&["keysweep", "git", "--allow-empty-range"]);
+        assert_eq!(kind, ErrorKind::MissingRequiredArgument, "{message}");
+        assert!(
+            message.contains("required arguments were not provided:\n  --range <BASE..HEAD>"),
+            "{message}"
+        );
         let cli =
             Cli::try_parse_from(["keysweep", "install-hook", "--", "--baseline", "b"]).unwrap();
         let Command::InstallHook(h) = cli.command else {

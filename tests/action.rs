@@ -2,17 +2,13 @@
 //! outputs point at real steps, scripts exist and parse, examples pass only declared inputs.
 
 use std::collections::BTreeSet;
-use std::path::Path;
-use std::process::Command;
 
 use serde_norway::Value;
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
+use crate::harness::{command, repo_path};
 
 fn yaml(rel: &str) -> (String, Value) {
-    let text = std::fs::read_to_string(root().join(rel)).unwrap();
+    let text = std::fs::read_to_string(repo_path(rel)).unwrap();
     let value = serde_norway::from_str(&text).unwrap_or_else(|e| panic!("{rel}: {e}"));
     (text, value)
 }
@@ -85,10 +81,14 @@ fn action_yml_is_consistent() {
                 .split_whitespace()
                 .filter_map(|w| w.trim_matches('"').strip_prefix("$GITHUB_ACTION_PATH/"))
             {
-                let path = root().join(script);
+                let path = repo_path(script);
                 assert!(path.is_file(), "step {name} runs missing {script}");
-                let check = Command::new("bash").arg("-n").arg(&path).status().unwrap();
-                assert!(check.success(), "{script} has a syntax error");
+                let check = command("bash", &repo_path(".")).arg("-n").arg(&path).run();
+                assert_eq!(
+                    check.code, 0,
+                    "{script} has a syntax error: {}",
+                    check.stderr
+                );
             }
         }
     }
@@ -108,7 +108,7 @@ fn action_yml_is_consistent() {
 fn workflows_parse_and_use_only_declared_inputs() {
     let (_, action) = yaml("action.yml");
     let inputs = declared_inputs(&action);
-    let mut files: Vec<String> = std::fs::read_dir(root().join("examples/workflows"))
+    let mut files: Vec<String> = std::fs::read_dir(repo_path("examples/workflows"))
         .unwrap()
         .map(|e| {
             format!(

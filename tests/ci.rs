@@ -2,13 +2,16 @@
 //! repositories cloned the way actions/checkout clones them (shallow, from a remote), checking
 //! the range scanned, the findings, annotations, job summary, step outputs and exit code.
 
-mod util;
-
+use std::collections::BTreeSet;
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde_json::Value;
-use util::{commit_file, git, git_init, Fakes, BIN};
+
+use crate::harness::fakes::Fakes;
+use crate::harness::git::{commit_file, file_url, git, git_init, shallow_clone};
+use crate::harness::report::{hashes, jsonl_file, sha};
+use crate::harness::{command, fixture, keysweep_cmd, repo_path, Run, BIN};
 
 /// A remote with history, and the secrets planted in it.
 struct Remote {
@@ -45,37 +48,36 @@ impl Remote {
     }
 
     fn url(&self) -> String {
-        format!("file://{}", self.dir().display())
+        file_url(&self.dir())
     }
 
     /// A depth-1 clone of `branch`, as actions/checkout makes it.
     fn checkout(&self, branch: &str) -> PathBuf {
         let dir = self.tmp.path().join(format!("checkout-{branch}"));
-        util::shallow_clone(self.tmp.path(), &self.url(), branch, dir.to_str().unwrap());
+        shallow_clone(self.tmp.path(), &self.url(), branch, dir.to_str().unwrap());
         dir
     }
 }
 
+/// A `keysweep ci` run and the files it wrote for the runner.
 struct CiRun {
-    code: i32,
-    stdout: String,
-    stderr: String,
+    run: Run,
     findings: Vec<Value>,
     outputs: String,
     summary: String,
     sarif: Option<Value>,
 }
 
-fn payload(name: &str, vars: &[(&str, &str)]) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures/events")
-        .join(name);
-    let mut text = std::fs::read_to_string(path).unwrap();
-    for (k, v) in vars {
-        text = text.replace(&format!("{{{{{k}}}}}"), v);
+impl Deref for CiRun {
+    type Target = Run;
+
+    fn deref(&self) -> &Run {
+        &self.run
     }
-    assert!(!text.contains("{{"), "unfilled template in {name}");
-    text
+}
+
+fn payload(name: &str, vars: &[(&str, &str)]) -> String {
+    fixture(&format!("events/{name}"), vars)
 }
 
 fn run_ci(checkout: &Path, event: &str, payload: &str, extra: &[&str]) -> CiRun {
@@ -85,7 +87,7 @@ fn run_ci(checkout: &Path, event: &str, payload: &str, extra: &[&str]) -> CiRun 
     let (outputs, summary) = (work.path().join("out"), work.path().join("summary.md"));
     let report = work.path().join("report.jsonl");
     let sarif = work.path().join("ks.sarif");
-    let out = Command::new(BIN)
+    let run = keysweep_cmd(work.path())
         .args([
             "ci",
             "--sarif",
@@ -96,7 +98,6 @@ fn run_ci(checkout: &Path, event: &str, payload: &str, extra: &[&str]) -> CiRun 
         ])
         .arg(&report)
         .args(extra)
-        .current_dir(work.path())
         .env("GITHUB_ACTIONS", "true")
         .env("GITHUB_EVENT_NAME", event)
         .env("GITHUB_EVENT_PATH", &event_path)
@@ -106,39 +107,17 @@ fn run_ci(checkout: &Path, event: &str, payload: &str, extra: &[&str]) -> CiRun 
         .env("GITHUB_REPOSITORY", "acme/app")
         .env("GITHUB_SERVER_URL", "https://github.com")
         .env("GITHUB_SHA", "f".repeat(40))
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .output()
-        .unwrap();
+        .run();
     let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
     CiRun {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        findings: read(&report)
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect(),
+        run,
+        findings: jsonl_file(&report),
         outputs: read(&outputs),
         summary: read(&summary),
         sarif: std::fs::read_to_string(&sarif)
             .ok()
             .map(|t| serde_json::from_str(&t).unwrap()),
     }
-}
-
-fn hashes(r: &CiRun) -> Vec<String> {
-    let mut v: Vec<String> = r
-        .findings
-        .iter()
-        .map(|f| f["secret_sha256"].as_str().unwrap().to_string())
-        .collect();
-    v.sort();
-    v.dedup();
-    v
-}
-
-fn sha(key: &str) -> String {
-    keysweep::finding::secret_sha256(key.as_bytes())
 }
 
 #[test]
@@ -150,7 +129,7 @@ fn push_scans_exactly_the_pushed_commits_and_reports_everywhere() {
     assert_eq!(run.code, 1, "{}", run.stderr);
     // The key added before the range is not reported again; the one the push added is,
     // attributed to the commit that added it.
-    assert_eq!(hashes(&run), vec![sha(&r.new_key)]);
+    assert_eq!(hashes(&run.findings), [sha(&r.new_key)].into());
     assert_eq!(run.findings[0]["path"], "app.py");
     assert_eq!(run.findings[0]["commit"], r.c[2].as_str());
     assert!(
@@ -176,7 +155,7 @@ fn push_scans_exactly_the_pushed_commits_and_reports_everywhere() {
     )));
     assert!(run.outputs.contains("findings=1\n"), "{}", run.outputs);
     assert!(run.outputs.contains("sarif-file="));
-    let sarif = run.sarif.unwrap();
+    let sarif = run.sarif.as_ref().unwrap();
     assert_eq!(sarif["runs"][0]["results"].as_array().unwrap().len(), 1);
     // The history was deepened to reach `before`; that is said.
     assert!(run.stderr.contains("fetched history"), "{}", run.stderr);
@@ -205,8 +184,8 @@ fn first_push_of_a_branch_scans_what_is_not_on_the_default_branch() {
     let run = run_ci(&checkout, "push", &p, &[]);
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert_eq!(
-        hashes(&run),
-        vec![sha(&feature_key)],
+        hashes(&run.findings),
+        [sha(&feature_key)].into(),
         "main's keys are not this push's"
     );
 }
@@ -226,7 +205,7 @@ fn force_push_whose_old_tip_is_gone_falls_back_to_the_branch_commits() {
     );
     let run = run_ci(&checkout, "push", &p, &[]);
     assert_eq!(run.code, 1, "{}", run.stderr);
-    assert_eq!(hashes(&run), vec![sha(&feature_key)]);
+    assert_eq!(hashes(&run.findings), [sha(&feature_key)].into());
     assert!(run.stderr.contains("is gone"), "{}", run.stderr);
 }
 
@@ -298,7 +277,7 @@ fn pull_request_from_a_fork_scans_its_commits_from_the_merge_checkout() {
     );
     let run = run_ci(&checkout, "pull_request", &p, &[]);
     assert_eq!(run.code, 1, "{}", run.stderr);
-    assert_eq!(hashes(&run), vec![sha(&fork_key)]);
+    assert_eq!(hashes(&run.findings), [sha(&fork_key)].into());
     assert!(run.summary.contains("pull request #7"), "{}", run.summary);
 }
 
@@ -309,7 +288,7 @@ fn merge_group_scans_base_to_head() {
     let p = payload("merge_group.json", &[("BASE", &r.c[1]), ("HEAD", &r.c[3])]);
     let run = run_ci(&checkout, "merge_group", &p, &[]);
     assert_eq!(run.code, 1, "{}", run.stderr);
-    assert_eq!(hashes(&run), vec![sha(&r.new_key)]);
+    assert_eq!(hashes(&run.findings), [sha(&r.new_key)].into());
 }
 
 #[test]
@@ -324,9 +303,8 @@ fn schedule_scans_the_full_history_of_a_shallow_checkout() {
     let checkout = r.checkout("main");
     let run = run_ci(&checkout, "schedule", &payload("schedule.json", &[]), &[]);
     assert_eq!(run.code, 1, "{}", run.stderr);
-    let mut want = vec![sha(&r.old_key), sha(&r.new_key), sha(&deleted_key)];
-    want.sort();
-    assert_eq!(hashes(&run), want);
+    let want: BTreeSet<String> = [sha(&r.old_key), sha(&r.new_key), sha(&deleted_key)].into();
+    assert_eq!(hashes(&run.findings), want);
     assert!(
         run.summary.contains("the full history (schedule"),
         "{}",
@@ -396,12 +374,12 @@ fn action_run_script_sets_outputs_and_fails_closed() {
         payload("push.json", &[("BEFORE", &r.c[1]), ("AFTER", &r.c[3])]),
     )
     .unwrap();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/action-run.sh");
+    let script = repo_path("scripts/action-run.sh");
     let run = |fail_on_findings: &str, args: &str| {
         let outputs = work
             .path()
             .join(format!("out-{fail_on_findings}-{}", args.len()));
-        let status = Command::new("bash")
+        let run = command("bash", work.path())
             .arg(&script)
             .env("INPUT_MODE", "auto")
             .env("INPUT_ARGS", args)
@@ -415,13 +393,11 @@ fn action_run_script_sets_outputs_and_fails_closed() {
             .env("GITHUB_EVENT_PATH", &event)
             .env("GITHUB_WORKSPACE", &checkout)
             .env("GITHUB_OUTPUT", &outputs)
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .output()
-            .unwrap();
+            .run();
         (
-            status.status.code().unwrap_or(-1),
+            run.code,
             std::fs::read_to_string(&outputs).unwrap_or_default(),
-            String::from_utf8_lossy(&status.stdout).into_owned(),
+            run.stdout,
         )
     };
     let (code, outputs, stdout) = run("true", "");
@@ -454,22 +430,28 @@ fn action_install_script_uses_the_cached_binary() {
     let work = tempfile::tempdir().unwrap();
     let bin_dir = work.path().join("keysweep-bin");
     std::fs::create_dir_all(&bin_dir).unwrap();
-    std::fs::copy(BIN, bin_dir.join("keysweep")).unwrap();
+    // Copied by cp, not std::fs::copy: while this process holds the copy open for writing, a
+    // child another test forks inherits that descriptor until it execs, and running the copy
+    // meanwhile fails with ETXTBSY ("Text file busy").
+    let cp = command("cp", work.path())
+        .arg(BIN)
+        .arg(bin_dir.join("keysweep"))
+        .run();
+    assert_eq!(cp.code, 0, "{}", cp.stderr);
     let outputs = work.path().join("out");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/action-install.sh");
-    let out = Command::new("bash")
+    let script = repo_path("scripts/action-install.sh");
+    let run = command("bash", work.path())
         .arg(&script)
         .env("KEYSWEEP_BIN_DIR", &bin_dir)
         .env("GITHUB_OUTPUT", &outputs)
         .env("INPUT_VERSION", "")
-        .output()
-        .unwrap();
+        .run();
+    assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(
-        out.status.success(),
+        run.stdout.contains("using cached keysweep"),
         "{}",
-        String::from_utf8_lossy(&out.stderr)
+        run.stdout
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("using cached keysweep"));
     let written = std::fs::read_to_string(&outputs).unwrap();
     assert_eq!(written, format!("bin={}/keysweep\n", bin_dir.display()));
 }

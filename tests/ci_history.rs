@@ -1,10 +1,9 @@
 //! `keysweep ci` history resolution on real repositories: a shallow checkout is deepened until
 //! the range is complete, or the run fails closed with what to do.
 
-mod util;
-
 use keysweep::ci::{resolve, Checkout, CiError, Plan, Want};
-use util::{commit_file, git, git_init};
+
+use crate::harness::git::{commit_file, file_url, git, git_init, shallow_clone};
 
 /// A remote with `n` commits on main, and a checkout of it at depth 1.
 fn remote_and_shallow_clone(n: usize) -> (tempfile::TempDir, Vec<String>) {
@@ -14,11 +13,7 @@ fn remote_and_shallow_clone(n: usize) -> (tempfile::TempDir, Vec<String>) {
     let shas: Vec<String> = (0..n)
         .map(|i| commit_file(&remote, "log.txt", &format!("{i}\n"), &format!("c{i}")))
         .collect();
-    let url = format!("file://{}", remote.display());
-    git(
-        tmp.path(),
-        &["clone", "-q", "--depth", "1", &url, "checkout"],
-    );
+    shallow_clone(tmp.path(), &file_url(&remote), "main", "checkout");
     (tmp, shas)
 }
 
@@ -98,8 +93,7 @@ fn first_push_of_a_branch_scans_what_is_not_on_the_default_branch() {
     let main_tip = commit_file(&remote, "a.txt", "a\n", "base");
     git(&remote, &["checkout", "-q", "-b", "feature"]);
     let head = commit_file(&remote, "b.txt", "b\n", "feature work");
-    let url = format!("file://{}", remote.display());
-    util::shallow_clone(tmp.path(), &url, "feature", "checkout");
+    shallow_clone(tmp.path(), &file_url(&remote), "feature", "checkout");
     let mut checkout = Checkout::new(&tmp.path().join("checkout"), true);
     let plan = resolve(
         Want::NotOnBranch {

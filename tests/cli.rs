@@ -1,13 +1,13 @@
 //! The scanner as a user drives it: `keysweep dir`, `stdin`, reports, suppression, exit codes.
 
-mod util;
-
 use std::path::Path;
 
 use serde_json::Value;
-use util::{keysweep, keysweep_stdin, write, Fakes};
 
-fn jsonl(dir: &Path, extra: &[&str]) -> (util::Run, Vec<Value>) {
+use crate::harness::fakes::Fakes;
+use crate::harness::{keysweep, keysweep_cmd, repo_path, write, Run};
+
+fn jsonl(dir: &Path, extra: &[&str]) -> (Run, Vec<Value>) {
     let mut args = vec!["dir", ".", "--format", "jsonl"];
     args.extend_from_slice(extra);
     let run = keysweep(dir, &args);
@@ -168,7 +168,7 @@ fn bearer_pair_is_one_finding_naming_both_parts() {
 fn placeholders_and_traps_are_not_findings() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::copy(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/traps.txt"),
+        repo_path("fixtures/traps.txt"),
         dir.path().join("traps.txt"),
     )
     .unwrap();
@@ -246,18 +246,17 @@ fn stdin_by_name_and_by_dash() {
     let mut k = Fakes::new(8);
     let input = format!("line one\nexport KEY={}\n", k.sk_live());
     for cmd in ["stdin", "-"] {
-        let run = keysweep_stdin(
-            dir.path(),
-            &[cmd, "--format", "jsonl"],
-            Some(input.as_bytes()),
-        );
+        let run = keysweep_cmd(dir.path())
+            .args([cmd, "--format", "jsonl"])
+            .stdin(input.as_bytes())
+            .run();
         assert_eq!(run.code, 1, "{}", run.all());
         let f = run.jsonl();
         assert_eq!(f[0]["source"], "stdin");
         assert_eq!(f[0]["line"], 2);
         assert!(f[0].get("path").is_none());
     }
-    let run = keysweep_stdin(dir.path(), &["-"], Some(b"clean\n"));
+    let run = keysweep_cmd(dir.path()).arg("-").stdin(b"clean\n").run();
     assert_eq!(run.code, 0);
 }
 

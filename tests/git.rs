@@ -2,13 +2,14 @@
 //! with the git CLI in temporary directories. Each test uses its own one-rule file, so the
 //! built-in rule pack can change without touching these.
 
-mod util;
-
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde_json::Value;
-use util::{git_dated, keysweep, write, Fakes, Run};
+
+use crate::harness::fakes::{Fakes, BASE62};
+use crate::harness::git::{file_url, git_cmd, git_dated, shallow_clone, AUTHOR, EMAIL};
+use crate::harness::report::sha as secret_sha;
+use crate::harness::{keysweep, write, Run};
 
 const RULE: &str = r#"
 [[rule]]
@@ -20,7 +21,7 @@ keywords = ["tk_"]
 
 /// Distinct format-valid test keys (random-looking, so no placeholder filter drops them).
 fn key(n: u32) -> String {
-    format!("tk_{}", Fakes::new(u64::from(n)).body(24, util::BASE62))
+    format!("tk_{}", Fakes::new(u64::from(n)).body(24, BASE62))
 }
 
 /// A scratch repository plus a rule file beside it.
@@ -122,10 +123,6 @@ fn findings(run: &Run) -> Vec<Value> {
     run.jsonl()
 }
 
-fn secret_sha(secret: &str) -> String {
-    keysweep::finding::secret_sha256(secret.as_bytes())
-}
-
 #[test]
 fn a_secret_added_then_deleted_is_found_and_attributed_to_the_adding_commit() {
     let mut r = Repo::new();
@@ -153,8 +150,8 @@ fn a_secret_added_then_deleted_is_found_and_attributed_to_the_adding_commit() {
         assert_eq!(f[0]["commit"], added.as_str());
         assert_eq!(f[0]["path"], "config/app.env");
         assert_eq!(f[0]["line"], 2);
-        assert_eq!(f[0]["author"], "Test Author");
-        assert_eq!(f[0]["email"], "author@example.test");
+        assert_eq!(f[0]["author"], AUTHOR);
+        assert_eq!(f[0]["email"], EMAIL);
         assert_eq!(f[0]["date"], "2026-01-02T12:00:00+00:00");
         assert!(f[0].get("other_places").is_none());
         assert!(!run.stdout.contains(&key(1)), "raw secret in the report");
@@ -296,7 +293,7 @@ fn a_secret_in_a_commit_message_is_found() {
     assert_eq!(f[0]["source"], "commit-message");
     assert_eq!(f[0]["commit"], c.as_str());
     assert_eq!(f[0]["line"], 3);
-    assert_eq!(f[0]["author"], "Test Author");
+    assert_eq!(f[0]["author"], AUTHOR);
 }
 
 #[test]
@@ -392,18 +389,11 @@ fn a_range_with_a_missing_base_or_an_unexpected_empty_range_fails_closed() {
 
     // A depth-1 clone has HEAD but not the base: fail with the fetch-depth hint, never pass.
     let shallow = r.path().parent().unwrap().join("shallow");
-    let url = format!("file://{}", r.path().display());
-    git_at(
+    shallow_clone(
         r.path().parent().unwrap(),
-        &[
-            "clone",
-            "-q",
-            "--depth",
-            "1",
-            &url,
-            shallow.to_str().unwrap(),
-        ],
-        1,
+        &file_url(r.path()),
+        "main",
+        shallow.to_str().unwrap(),
     );
     let run = r.keysweep_in(
         &shallow,
@@ -531,20 +521,13 @@ fn the_installed_hook_blocks_a_commit_that_adds_a_key() {
     write(r.path(), "leak.py", format!("KEY = '{}'\n", key(50)));
     r.git(&["add", "leak.py"]);
     let before = r.git(&["rev-parse", "HEAD"]);
-    let out = Command::new("git")
+    // Not `r.git`, which fails the test when git does: here git must fail.
+    let commit = git_cmd(r.path(), "2026-02-01T00:00:00Z")
         .args(["commit", "-q", "-m", "leak"])
-        .current_dir(r.path())
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_AUTHOR_NAME", "Ada")
-        .env("GIT_AUTHOR_EMAIL", "author@example.test")
-        .env("GIT_COMMITTER_NAME", "Ada")
-        .env("GIT_COMMITTER_EMAIL", "author@example.test")
-        .output()
-        .unwrap();
-    assert!(!out.status.success(), "the commit went through");
+        .run();
+    assert_ne!(commit.code, 0, "the commit went through");
     // Git sends a hook's standard output to standard error.
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = &commit.stderr;
     assert!(stderr.contains("commit blocked"), "{stderr}");
     assert!(stderr.contains("leak.py:1"), "{stderr}");
     assert_eq!(r.git(&["rev-parse", "HEAD"]), before);

@@ -1,43 +1,26 @@
 //! `keysweep github …` against a fake GitHub on 127.0.0.1 whose repositories are bare git
 //! repositories in a temp directory (file:// clone URLs): sweeps, shards, merges, events.
 
-#[path = "support/fake_github.rs"]
-mod fake_github;
-#[path = "support/key_service.rs"]
-mod key_service;
-mod util;
-
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use fake_github::{fixture, FakeGithub, TOKEN};
-use key_service::{KeyKind, KeyService};
 use serde_json::{json, Value};
-use util::{commit_file, git, git_init, Fakes, Run, BIN};
 
-/// The key service's admin token, for `--revoke` (never a GitHub token).
-const REVOKE_TOKEN: &str = "kst_test_admin_token_github_events";
+use crate::harness::fakes::Fakes;
+use crate::harness::git::{commit_file, file_url, git, git_init};
+use crate::harness::report::{find, hashes, jsonl_file, sha};
+use crate::harness::{eventually, keysweep_cmd, Background, Run};
+use crate::support::fake_github::{self, fixture, FakeGithub, TOKEN};
+use crate::support::key_service::KeyKind;
+use crate::support::{revoke_config, start_key_service, REVOKE_TOKEN, REVOKE_TOKEN_ENV};
 
-/// Runs keysweep with the fake token in `GITHUB_TOKEN` and nothing from the real environment
-/// that could point it elsewhere.
+/// Runs keysweep with the fake token in `GITHUB_TOKEN`; the token must not show in its output.
 fn ks(dir: &Path, args: &[&str]) -> Run {
-    let out = Command::new(BIN)
+    let run = keysweep_cmd(dir)
         .args(args)
-        .current_dir(dir)
         .env("GITHUB_TOKEN", TOKEN)
-        .env_remove("GITHUB_API_URL")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run keysweep");
-    let run = Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
+        .run();
     assert!(
         !run.all().contains(TOKEN),
         "the token leaked into output:\n{}",
@@ -89,7 +72,7 @@ impl Org {
             &self.work(repo),
             &["remote", "add", "origin", bare.to_str().unwrap()],
         );
-        let clone_url = format!("file://{}", bare.display());
+        let clone_url = file_url(&bare);
         let value = fixture(
             "repo.json",
             &[
@@ -261,53 +244,17 @@ impl Org {
     }
 }
 
-fn hashes(findings: &[Value]) -> BTreeSet<String> {
-    findings
-        .iter()
-        .map(|f| f["secret_sha256"].as_str().unwrap().to_string())
-        .collect()
-}
-
-fn sha(key: &str) -> String {
-    keysweep::finding::secret_sha256(key.as_bytes())
-}
-
-fn find<'a>(findings: &'a [Value], key: &str) -> &'a Value {
-    let h = sha(key);
-    findings
-        .iter()
-        .find(|f| f["secret_sha256"] == h.as_str())
-        .unwrap_or_else(|| panic!("no finding for the key; findings: {findings:#?}"))
-}
-
 /// A running `github events --watch` writing JSON Lines to a file; killed when dropped.
 struct Watcher {
-    child: std::process::Child,
+    _process: Background,
     out: PathBuf,
 }
 
 impl Watcher {
     /// The findings written so far, once there are `n` of them (or after 20 s).
     fn wait_for(&self, n: usize) -> Vec<Value> {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let text = std::fs::read_to_string(&self.out).unwrap_or_default();
-            let lines: Vec<Value> = text
-                .lines()
-                .map(|l| serde_json::from_str(l).expect("JSON line"))
-                .collect();
-            if lines.len() >= n || Instant::now() > deadline {
-                return lines;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-impl Drop for Watcher {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        eventually(Duration::from_secs(20), || jsonl_file(&self.out).len() >= n);
+        jsonl_file(&self.out)
     }
 }
 
@@ -331,15 +278,15 @@ impl Org {
         let out_arg = out.to_str().unwrap().to_string();
         args.push(&out_arg);
         args.extend_from_slice(extra);
-        let child = Command::new(BIN)
+        let process = keysweep_cmd(self.dir())
             .args(&args)
-            .current_dir(self.dir())
             .env("GITHUB_TOKEN", TOKEN)
             .envs(env.iter().copied())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        Watcher { child, out }
+            .spawn();
+        Watcher {
+            _process: process,
+            out,
+        }
     }
 }
 
@@ -524,7 +471,7 @@ fn a_failing_repository_is_reported_and_the_sweep_goes_on() {
     org.set(
         "gone",
         "clone_url",
-        json!(format!("file://{}/nowhere.git", org.dir().display())),
+        json!(file_url(&org.dir().join("nowhere.git"))),
     );
     org.add_repo("empty");
     let run = org.sweep(&[]);
@@ -604,9 +551,7 @@ fn shards_cover_every_repository_exactly_once_and_merge_back() {
         let spec = format!("{shard}/3");
         let run = org.sweep(&["--cache", &cache, "--shard", &spec, "-o", &out]);
         assert!(run.code <= 1, "{}", run.all());
-        let text = std::fs::read_to_string(org.dir().join(&out)).unwrap();
-        for line in text.lines() {
-            let v: Value = serde_json::from_str(line).unwrap();
+        for v in jsonl_file(&org.dir().join(&out)) {
             seen.push(v["repo"].as_str().unwrap().to_string());
         }
         outputs.push(out);
@@ -1106,21 +1051,14 @@ fn watch_obeys_the_poll_interval_and_streams_findings() {
 
 #[test]
 fn watch_revokes_leaked_keys_by_hash_as_events_arrive() {
-    let service = KeyService::start(REVOKE_TOKEN, 0).unwrap();
+    let service = start_key_service();
     let key = service.issue(KeyKind::SecretLive);
     let org = Org::new("acme");
     org.add_repo("api");
     org.gh.world().poll_interval = 1;
-    std::fs::write(
-        org.dir().join("keysweep.toml"),
-        format!(
-            "[revoke]\nendpoint = {:?}\nbackoff = 0.02\n",
-            service.revoke_url()
-        ),
-    )
-    .unwrap();
+    std::fs::write(org.dir().join("keysweep.toml"), revoke_config(&service, "")).unwrap();
     org.issue_opened(1, &format!("prod is down, try with {}", key.key));
-    let watcher = org.watch(&["--revoke"], &[("KEYSWEEP_REVOKE_TOKEN", REVOKE_TOKEN)]);
+    let watcher = org.watch(&["--revoke"], &[(REVOKE_TOKEN_ENV, REVOKE_TOKEN)]);
     let found = watcher.wait_for(1);
     drop(watcher);
     assert_eq!(found.len(), 1, "{found:?}");
@@ -1136,7 +1074,7 @@ fn watch_revokes_leaked_keys_by_hash_as_events_arrive() {
 }
 
 /// The measurement behind the cost figures in docs/github.md: an incremental rerun over an org
-/// of 200 repositories. `cargo test --test github -- --ignored --nocapture measure`.
+/// of 200 repositories. `cargo test --test integration -- --ignored --nocapture measure`.
 #[test]
 #[ignore]
 fn measure_incremental_rerun_of_200_repositories() {

@@ -1,62 +1,37 @@
 //! Revocation end to end: the real binary against the reference key service
 //! (`tests/support/key_service.rs`), which records every request it receives.
 
-#[path = "support/key_service.rs"]
-mod key_service;
-
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use key_service::{Fault, IssuedKey, KeyKind, KeyService, RecordedRequest, REVOKE_PATH};
 use serde_json::Value;
 
-const TOKEN: &str = "kst_test_admin_token_4f9a2c";
-const TOKEN_ENV: &str = "KEYSWEEP_REVOKE_TOKEN";
+use crate::harness::git::{git, git_init};
+use crate::harness::report::{jsonl, jsonl_file};
+use crate::harness::{eventually, keysweep_cmd, write, Run};
+use crate::support::key_service::{
+    Fault, IssuedKey, KeyKind, KeyService, RecordedRequest, REVOKE_PATH,
+};
+use crate::support::{
+    revoke_config, start_key_service, REVOKE_TOKEN as TOKEN, REVOKE_TOKEN_ENV as TOKEN_ENV,
+};
 
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn all_output(&self) -> String {
-        format!("{}\n{}", self.stdout, self.stderr)
-    }
-}
-
+/// `keysweep ARGS` in `dir`, with `token` as the revocation token if given.
 fn keysweep(dir: &Path, args: &[&str], token: Option<&str>) -> Run {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_keysweep"));
-    cmd.current_dir(dir).args(args).env_remove(TOKEN_ENV);
-    if let Some(t) = token {
-        cmd.env(TOKEN_ENV, t);
+    let cmd = keysweep_cmd(dir).args(args);
+    match token {
+        Some(t) => cmd.env(TOKEN_ENV, t),
+        None => cmd,
     }
-    let out = cmd.output().expect("run keysweep");
-    Run {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    .run()
 }
 
 /// A project directory whose keysweep.toml points at `service` (built-in rules, as users run
 /// them), with fast retries; `extra` lines go into `[revoke]`.
 fn project(service: &KeyService, extra: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let config = format!(
-        "[revoke]\nendpoint = {:?}\n\
-         backoff = 0.02\n{extra}\n",
-        service.revoke_url()
-    );
-    std::fs::write(dir.path().join("keysweep.toml"), config).unwrap();
+    write(dir.path(), "keysweep.toml", revoke_config(service, extra));
     dir
-}
-
-fn write(dir: &Path, name: &str, text: &str) {
-    let path = dir.join(name);
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, text).unwrap();
 }
 
 /// A running service, keys it issued written into `src/` of a project whose keysweep.toml
@@ -69,7 +44,7 @@ struct Leak {
 
 impl Leak {
     fn new(kinds: &[KeyKind], revoke_config: &str) -> Leak {
-        let service = KeyService::start(TOKEN, 0).unwrap();
+        let service = start_key_service();
         let keys: Vec<IssuedKey> = kinds.iter().map(|&k| service.issue(k)).collect();
         let project = project(&service, revoke_config);
         leak(project.path(), &keys);
@@ -91,31 +66,9 @@ fn leak(dir: &Path, keys: &[IssuedKey]) {
         write(
             dir,
             &format!("src/leak{i}.env"),
-            &format!("KEY={}\n", k.bearer()),
+            format!("KEY={}\n", k.bearer()),
         );
     }
-}
-
-fn git(dir: &Path, args: &[&str]) {
-    let status = Command::new("git")
-        .current_dir(dir)
-        .args([
-            "-c",
-            "user.name=Leaky",
-            "-c",
-            "user.email=leaky@example.com",
-        ])
-        .args([
-            "-c",
-            "commit.gpgsign=false",
-            "-c",
-            "init.defaultBranch=main",
-        ])
-        .args(args)
-        .stdout(Stdio::null())
-        .status()
-        .expect("git");
-    assert!(status.success(), "git {args:?}");
 }
 
 /// `keysweep dir PATH --revoke --format jsonl` with the project's keysweep.toml.
@@ -130,13 +83,6 @@ fn scan_and_revoke(dir: &Path, path: &str, token: Option<&str>) -> Run {
         "jsonl",
     ];
     keysweep(dir, &args, token)
-}
-
-fn jsonl(text: &str) -> Vec<Value> {
-    text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect()
 }
 
 /// The requests keysweep made (the tests' own key checks go to /v1/me without its user agent).
@@ -168,43 +114,23 @@ fn assert_no_key(what: &str, text: &str, keys: &[IssuedKey]) {
     }
 }
 
-fn journal_records(path: &Path) -> Vec<Value> {
-    jsonl(&std::fs::read_to_string(path).unwrap_or_default())
-}
-
 fn default_journal(dir: &Path) -> PathBuf {
     dir.join(".keysweep/revocations.jsonl")
-}
-
-fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// A key committed and deleted again lives on in history: `keysweep git --revoke` finds it
 /// there, revokes it once, and tells the service which commit introduced it.
 #[test]
 fn a_key_deleted_from_the_tree_is_found_in_history_and_revoked() {
-    let service = KeyService::start(TOKEN, 0).unwrap();
+    let service = start_key_service();
     let live = service.issue(KeyKind::SecretLive);
     let repo = project(&service, "");
     let dir = repo.path();
-    git(dir, &["init", "-q"]);
-    write(dir, "app.env", &format!("STRIPE_SECRET_KEY={}\n", live.key));
+    git_init(dir);
+    write(dir, "app.env", format!("STRIPE_SECRET_KEY={}\n", live.key));
     git(dir, &["add", "app.env"]);
     git(dir, &["commit", "-q", "-m", "add config"]);
-    let added = String::from_utf8(
-        Command::new("git")
-            .current_dir(dir)
-            .args(["rev-parse", "HEAD"])
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap();
+    let added = git(dir, &["rev-parse", "HEAD"]);
     std::fs::remove_file(dir.join("app.env")).unwrap();
     git(dir, &["commit", "-q", "-a", "-m", "remove the key"]);
 
@@ -213,7 +139,7 @@ fn a_key_deleted_from_the_tree_is_found_in_history_and_revoked() {
         &["git", ".", "--revoke", "--format", "jsonl"],
         Some(TOKEN),
     );
-    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert_eq!(run.code, 1, "{}", run.stderr);
     let findings = jsonl(&run.stdout);
     assert_eq!(findings.len(), 1, "{}", run.stdout);
     assert_eq!(findings[0]["revocation"], "revoked");
@@ -223,7 +149,7 @@ fn a_key_deleted_from_the_tree_is_found_in_history_and_revoked() {
     let b = body(&sent[0]);
     assert_eq!(b["key_hash"], live.sha256().as_str());
     assert_eq!(b["found_at"]["source"], "git");
-    assert_eq!(b["found_at"]["commit"], added.trim());
+    assert_eq!(b["found_at"]["commit"], added.as_str());
     assert_eq!(b["found_at"]["path"], "app.env");
     assert_no_key("the request", &sent[0].raw(), std::slice::from_ref(&live));
     assert_no_key(
@@ -235,7 +161,7 @@ fn a_key_deleted_from_the_tree_is_found_in_history_and_revoked() {
 
 #[test]
 fn a_key_committed_to_a_repo_is_found_revoked_once_and_then_rejected() {
-    let service = KeyService::start(TOKEN, 0).unwrap();
+    let service = start_key_service();
     let live = service.issue(KeyKind::SecretLive);
     let pair = service.issue(KeyKind::Pair);
     let repo = project(&service, "concurrency = 2");
@@ -247,23 +173,23 @@ fn a_key_committed_to_a_repo_is_found_revoked_once_and_then_rejected() {
         "deploy/ci.yml",
         "README.md",
     ] {
-        write(dir, name, &format!("STRIPE_SECRET_KEY={}\n", live.key));
+        write(dir, name, format!("STRIPE_SECRET_KEY={}\n", live.key));
     }
     write(
         dir,
         "deploy/call.sh",
-        &format!(
+        format!(
             "curl -H 'Authorization: Bearer {}' https://keys.internal\n",
             pair.bearer()
         ),
     );
-    git(dir, &["init", "-q"]);
+    git_init(dir);
     git(dir, &["add", "."]);
     git(dir, &["commit", "-q", "-m", "add config"]);
     assert!(service.accepts(&live) && service.accepts(&pair));
 
     let run = scan_and_revoke(dir, ".", Some(TOKEN));
-    assert_eq!(run.code, Some(1), "findings, no failure: {}", run.stderr);
+    assert_eq!(run.code, 1, "findings, no failure: {}", run.stderr);
 
     let findings = jsonl(&run.stdout);
     assert_eq!(findings.len(), 5, "{}", run.stdout);
@@ -322,7 +248,7 @@ fn a_key_committed_to_a_repo_is_found_revoked_once_and_then_rejected() {
     for r in &sent {
         assert_no_key("a request", &r.raw(), &keys);
     }
-    assert_no_key("the output", &run.all_output(), &keys);
+    assert_no_key("the output", &run.all(), &keys);
     let journal = std::fs::read_to_string(default_journal(dir)).unwrap();
     assert_no_key("the journal", &journal, &keys);
     assert_eq!(
@@ -361,7 +287,7 @@ fn the_raw_key_is_in_no_report_format_log_line_or_journal() {
             ],
             Some(TOKEN),
         );
-        assert_eq!(run.code, Some(1), "{format}: {}", run.stderr);
+        assert_eq!(run.code, 1, "{format}: {}", run.stderr);
         let text = std::fs::read_to_string(dir.join(&report)).unwrap();
         // Later formats meet keys an earlier one revoked: the service replays its answer to the
         // same Idempotency-Key, so every format reports them revoked.
@@ -376,11 +302,7 @@ fn the_raw_key_is_in_no_report_format_log_line_or_journal() {
             );
         }
         assert_no_key(&format!("the {format} report"), &text, &keys);
-        assert_no_key(
-            &format!("the {format} run's output"),
-            &run.all_output(),
-            &keys,
-        );
+        assert_no_key(&format!("the {format} run's output"), &run.all(), &keys);
         assert_no_key(
             &format!("the {format} journal"),
             &std::fs::read_to_string(dir.join(&journal)).unwrap(),
@@ -418,7 +340,7 @@ fn retries_under_429_5xx_timeouts_and_drops_end_with_one_revocation_per_key() {
     }
 
     let run = scan_and_revoke(project.path(), ".", Some(TOKEN));
-    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert_eq!(run.code, 1, "{}", run.stderr);
     for f in jsonl(&run.stdout) {
         assert_eq!(f["revocation"], "revoked", "{f}");
     }
@@ -456,7 +378,7 @@ fn a_rejected_token_stops_all_revocations_with_a_clear_message() {
     } = Leak::new(&[KeyKind::SecretLive; 8], "concurrency = 2");
     let wrong = "kst_wrong_token_0000";
     let run = scan_and_revoke(project.path(), ".", Some(wrong));
-    assert_eq!(run.code, Some(2), "{}", run.stderr);
+    assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(
         run.stderr
             .contains("rejected the revocation token (HTTP 401)")
@@ -464,7 +386,7 @@ fn a_rejected_token_stops_all_revocations_with_a_clear_message() {
         "{}",
         run.stderr
     );
-    assert!(!run.all_output().contains(wrong), "the token was printed");
+    assert!(!run.all().contains(wrong), "the token was printed");
     let sent = sent_by_keysweep(&service).len();
     assert!(
         (1..=2).contains(&sent),
@@ -514,11 +436,11 @@ fn an_intent_without_outcome_is_retried_and_a_final_outcome_is_skipped() {
     write(
         dir,
         ".keysweep/revocations.jsonl",
-        &format!("{}\n", earlier.join("\n")),
+        format!("{}\n", earlier.join("\n")),
     );
 
     let run = scan_and_revoke(dir, "src", Some(TOKEN));
-    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(
         run.stderr
             .contains("resuming 1 revocation interrupted in an earlier run"),
@@ -539,7 +461,7 @@ fn an_intent_without_outcome_is_retried_and_a_final_outcome_is_skipped() {
         "a key settled in the journal was sent again"
     );
     assert!(!service.accepts(interrupted) && !service.accepts(fresh));
-    let outcomes = journal_records(&default_journal(dir))
+    let outcomes = jsonl_file(&default_journal(dir))
         .into_iter()
         .filter(|r| r["event"] == "outcome" && r["key_hash"] == interrupted.sha256().as_str())
         .count();
@@ -552,22 +474,16 @@ fn a_run_killed_while_the_service_answers_completes_on_rerun_without_a_second_re
     let (service, key, dir) = (&leak.service, &leak.keys[0], leak.dir());
     // The service revokes the key, then sits on its answer.
     service.inject(Fault::SlowAfter { millis: 60_000 }, 1);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_keysweep"))
-        .current_dir(dir)
+    let process = keysweep_cmd(dir)
         .args(["dir", ".", "--revoke", "--format", "jsonl"])
         .env(TOKEN_ENV, TOKEN)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_until(
-        "the service to revoke the key",
-        Duration::from_secs(30),
-        || service.revocations(key) == 1,
+        .spawn();
+    assert!(
+        eventually(Duration::from_secs(30), || service.revocations(key) == 1),
+        "timed out waiting for the service to revoke the key"
     );
-    child.kill().unwrap(); // SIGKILL: no destructor, no flush, nothing after this point runs.
-    child.wait().unwrap();
-    let journal = journal_records(&default_journal(dir));
+    process.kill();
+    let journal = jsonl_file(&default_journal(dir));
     let events: Vec<&str> = journal
         .iter()
         .map(|r| r["event"].as_str().unwrap())
@@ -579,7 +495,7 @@ fn a_run_killed_while_the_service_answers_completes_on_rerun_without_a_second_re
     );
 
     let run = scan_and_revoke(dir, ".", Some(TOKEN));
-    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(
         run.stderr.contains("resuming 1 revocation"),
         "{}",
@@ -589,7 +505,7 @@ fn a_run_killed_while_the_service_answers_completes_on_rerun_without_a_second_re
     assert_eq!(jsonl(&run.stdout)[0]["revocation"], "revoked");
     assert_eq!(service.revocations(key), 1);
     assert!(!service.accepts(key));
-    let events: Vec<String> = journal_records(&default_journal(dir))
+    let events: Vec<String> = jsonl_file(&default_journal(dir))
         .iter()
         .map(|r| {
             format!(
@@ -612,7 +528,7 @@ fn dry_run_sends_nothing_needs_no_token_and_prints_hashes_only() {
     let leak = Leak::new(&[KeyKind::SecretLive, KeyKind::Pair], "");
     let (service, keys, dir) = (&leak.service, &leak.keys, leak.dir());
     let run = keysweep(dir, &["dir", ".", "--dry-run", "--format", "jsonl"], None);
-    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert_eq!(run.code, 1, "{}", run.stderr);
     for k in keys {
         assert!(
             run.stderr
@@ -636,7 +552,7 @@ fn dry_run_sends_nothing_needs_no_token_and_prints_hashes_only() {
     for f in jsonl(&run.stdout) {
         assert!(f.get("revocation").is_none(), "{f}");
     }
-    assert_no_key("dry-run output", &run.all_output(), keys);
+    assert_no_key("dry-run output", &run.all(), keys);
     assert!(service.requests().is_empty(), "a dry run sent something");
     assert!(!dir.join(".keysweep").exists(), "a dry run wrote a journal");
     assert!(keys.iter().all(|k| service.accepts(k)));
@@ -647,7 +563,7 @@ fn revoke_from_a_report_revokes_each_key_once_and_a_rerun_sends_nothing() {
     let leak = Leak::new(&[KeyKind::SecretLive, KeyKind::Pair], "");
     let (service, keys, dir) = (&leak.service, &leak.keys, leak.dir());
     // The same key twice more, in one more file: still one request.
-    write(dir, "src/copy.env", &format!("A={0}\nB={0}\n", keys[0].key));
+    write(dir, "src/copy.env", format!("A={0}\nB={0}\n", keys[0].key));
     let scan = keysweep(
         dir,
         &[
@@ -662,14 +578,14 @@ fn revoke_from_a_report_revokes_each_key_once_and_a_rerun_sends_nothing() {
         ],
         None,
     );
-    assert_eq!(scan.code, Some(1), "{}", scan.stderr);
+    assert_eq!(scan.code, 1, "{}", scan.stderr);
 
     let dry = keysweep(
         dir,
         &["revoke", "--from", "report.jsonl", "--dry-run"],
         None,
     );
-    assert_eq!(dry.code, Some(0), "{}", dry.stderr);
+    assert_eq!(dry.code, 0, "{}", dry.stderr);
     assert_eq!(
         dry.stdout
             .lines()
@@ -682,7 +598,7 @@ fn revoke_from_a_report_revokes_each_key_once_and_a_rerun_sends_nothing() {
     assert!(service.requests().is_empty());
 
     let run = keysweep(dir, &["revoke", "--from", "report.jsonl"], Some(TOKEN));
-    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(
         run.stdout
             .lines()
@@ -705,7 +621,7 @@ fn revoke_from_a_report_revokes_each_key_once_and_a_rerun_sends_nothing() {
         &["revoke", "--from", "report.jsonl", "--format", "jsonl"],
         Some(TOKEN),
     );
-    assert_eq!(again.code, Some(0), "{}", again.stderr);
+    assert_eq!(again.code, 0, "{}", again.stderr);
     assert_eq!(
         sent_by_keysweep(service).len(),
         2,
@@ -738,7 +654,7 @@ fn only_revocable_findings_with_an_owned_prefix_are_sent() {
         "const stripe = Stripe('pk_live_0Tq3XrFz8cB1mKpL6wYvE2dN');\n",
     );
     let run = scan_and_revoke(dir, "src", Some(TOKEN));
-    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(
         run.stderr.contains("1 revoked") && run.stderr.contains("1 revocable finding not owned"),
         "{}",
@@ -771,7 +687,7 @@ fn already_revoked_and_unknown_keys_are_outcomes_not_failures() {
     };
     write(leak.dir(), "src/stranger.env", &stranger.key);
     let run = scan_and_revoke(leak.dir(), "src", Some(TOKEN));
-    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert_eq!(run.code, 1, "{}", run.stderr);
     let findings = jsonl(&run.stdout);
     let outcome = |k: &IssuedKey| {
         findings
@@ -798,8 +714,7 @@ fn a_service_that_keeps_failing_fails_the_run_and_the_next_run_retries() {
     service.inject(Fault::Status { status: 503 }, 3);
     let run = scan_and_revoke(dir, "src", Some(TOKEN));
     assert_eq!(
-        run.code,
-        Some(2),
+        run.code, 2,
         "a failed revocation must fail the run: {}",
         run.stderr
     );
@@ -812,17 +727,17 @@ fn a_service_that_keeps_failing_fails_the_run_and_the_next_run_retries() {
     assert!(service.accepts(key));
 
     let rerun = scan_and_revoke(dir, "src", Some(TOKEN));
-    assert_eq!(rerun.code, Some(1), "{}", rerun.stderr);
+    assert_eq!(rerun.code, 1, "{}", rerun.stderr);
     assert_eq!(jsonl(&rerun.stdout)[0]["revocation"], "revoked");
     assert!(!service.accepts(key));
 }
 
 #[test]
 fn print_egress_names_the_one_host_and_every_field_sent() {
-    let service = KeyService::start(TOKEN, 0).unwrap();
+    let service = start_key_service();
     let repo = project(&service, "");
     let run = keysweep(repo.path(), &["revoke", "--print-egress"], None);
-    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(run.code, 0, "{}", run.stderr);
     let host = service.url().trim_start_matches("http://").to_string();
     assert!(
         run.stdout.contains(&format!("hosts contacted: {host}\n")),
@@ -860,7 +775,7 @@ fn print_egress_names_the_one_host_and_every_field_sent() {
 fn revocation_problems_are_reported_before_scanning() {
     let leak = Leak::new(&[KeyKind::SecretLive], "");
     let missing = keysweep(leak.dir(), &["dir", ".", "--revoke"], None);
-    assert_eq!(missing.code, Some(2));
+    assert_eq!(missing.code, 2);
     assert!(
         missing.stderr.contains("$KEYSWEEP_REVOKE_TOKEN is not set"),
         "{}",
@@ -885,7 +800,7 @@ fn revocation_problems_are_reported_before_scanning() {
         }
         let args = ["dir", ".", "--revoke"];
         let run = keysweep(dir.path(), &args, Some(TOKEN));
-        assert_eq!(run.code, Some(2));
+        assert_eq!(run.code, 2);
         assert!(run.stderr.contains(expected), "{}", run.stderr);
     }
     assert!(leak.service.requests().is_empty());

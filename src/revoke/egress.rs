@@ -145,18 +145,31 @@ mod tests {
             "http://[::1]:9/revoke",
             "http://LOCALHOST:1/revoke",
         ] {
-            assert!(check_endpoint(ok).is_ok(), "{ok}");
+            if let Err(e) = check_endpoint(ok) {
+                panic!("{ok} refused: {e:#}");
+            }
         }
-        for bad in [
-            "http://keys.example.com/revoke",
-            "http://10.0.0.1/revoke",
-            "http://localhost.evil.com/revoke",
-            "http://[::ffff:127.0.0.1]/revoke",
-            "ftp://127.0.0.1/revoke",
-            "https://user:pw@keys.example.com/revoke",
-            "keys.example.com/revoke",
+        let plain_http = "is plain http: revocation sends a bearer token, so https is required";
+        for (bad, why) in [
+            ("http://keys.example.com/revoke", plain_http),
+            ("http://10.0.0.1/revoke", plain_http),
+            ("http://localhost.evil.com/revoke", plain_http),
+            ("http://[::ffff:127.0.0.1]/revoke", plain_http),
+            (
+                "ftp://127.0.0.1/revoke",
+                "unsupported scheme \"ftp\" (use https)",
+            ),
+            (
+                "https://user:pw@keys.example.com/revoke",
+                "the endpoint must not carry credentials",
+            ),
+            ("keys.example.com/revoke", "is not a URL"),
         ] {
-            assert!(check_endpoint(bad).is_err(), "{bad}");
+            let err = match check_endpoint(bad) {
+                Ok(url) => panic!("{bad} accepted as {url}"),
+                Err(e) => format!("{e:#}"),
+            };
+            assert!(err.contains(why), "{bad}: {err}");
         }
     }
 

@@ -344,16 +344,6 @@ fn fnv(bytes: &[u8]) -> u64 {
 
 /// A fixture file under `fixtures/github/` with `{{NAME}}` placeholders filled in, parsed.
 pub fn fixture(name: &str, vars: &[(&str, &str)]) -> Value {
-    let path = format!("{}/fixtures/github/{name}", env!("CARGO_MANIFEST_DIR"));
-    let mut text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    for (k, v) in vars {
-        // Values land inside JSON strings: escape them as JSON does.
-        let escaped = serde_json::to_string(v).expect("escape");
-        text = text.replace(&format!("{{{{{k}}}}}"), &escaped[1..escaped.len() - 1]);
-    }
-    assert!(
-        !text.contains("{{"),
-        "{name}: unfilled placeholder in {text}"
-    );
+    let text = crate::harness::fixture(&format!("github/{name}"), vars);
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}\n{text}"))
 }

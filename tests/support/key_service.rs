@@ -4,8 +4,8 @@
 //! endpoint of docs/revocation.md, and injects faults on command. It records every request it
 //! receives, raw, so tests can prove what keysweep did and did not send.
 //!
-//! Shared by `tests/revoke.rs` and `cargo run --example key_service` (included with `#[path]`);
-//! each uses part of it.
+//! Shared by the integration tests (`tests/support/mod.rs`) and `cargo run --example key_service`
+//! (included with `#[path]`); each uses part of it.
 #![allow(dead_code)]
 
 use std::collections::{HashMap, VecDeque};
