@@ -2,30 +2,25 @@
 //! partner alerts over real sockets, revoking at the reference key service
 //! (`tests/support/key_service.rs`), with GitHub's partner signing keys served by a small fake.
 
-#[path = "support/key_service.rs"]
-mod key_service;
-mod util;
-
-#[path = "support/fake_github.rs"]
-mod fake_github;
-#[path = "support/serve_harness.rs"]
-mod harness;
-
 use std::io::Write;
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use fake_github::{fixture, FakeGithub};
-use harness::{
-    alert, alert_body, all_files, hmac_header, key_pair, peak_rss_kib, pem, percentile, project,
-    read_reply, wait_until, webhook, Meta, Server, TOKEN,
-};
-use key_service::{IssuedKey, KeyKind, KeyService};
 use ring::signature::EcdsaKeyPair;
-use serde_json::json;
+use serde_json::{json, Value};
+
+use crate::harness::fakes::Fakes;
+use crate::harness::{fixture, write};
+use crate::support::fake_github::FakeGithub;
+use crate::support::key_service::{IssuedKey, KeyKind, KeyService};
+use crate::support::serve_harness::{
+    alert, alert_body, all_files, hmac_header, key_pair, peak_rss_kib, pem, percentile, project,
+    read_reply, wait_until, webhook, Meta, Server,
+};
+use crate::support::start_key_service;
 
 fn setup() -> (KeyService, Meta, EcdsaKeyPair, tempfile::TempDir) {
-    let service = KeyService::start(TOKEN, 0).unwrap();
+    let service = start_key_service();
     let meta = Meta::start();
     let key = key_pair();
     meta.publish("key-1", &key);
@@ -141,7 +136,7 @@ fn partner_alerts_revoke_by_hash_once_and_are_labelled() {
     let server = Server::start(dir.path(), &["--revoke"]);
     let leaked = service.issue(KeyKind::SecretLive);
     let unknown = IssuedKey {
-        key: util::Fakes::new(7).sk_live(),
+        key: Fakes::new(7).sk_live(),
         key_id: None,
     };
     let body = alert_body(&[&leaked.key, &unknown.key, "not-a-key-of-ours"]);
@@ -278,7 +273,9 @@ fn delivery_payload(event: &str, repo: &str, vars: &[(&str, &str)]) -> Vec<u8> {
         ("API", "http://unused"),
     ];
     all.extend_from_slice(vars);
-    let mut payload = fixture(&format!("events/{event}.json"), &all)["payload"].clone();
+    let event: Value =
+        serde_json::from_str(&fixture(&format!("github/events/{event}.json"), &all)).unwrap();
+    let mut payload = event["payload"].clone();
     payload["repository"] = json!({"full_name": repo});
     serde_json::to_vec(&payload).unwrap()
 }
@@ -355,7 +352,7 @@ fn a_signed_issue_comment_with_a_key_is_revoked_once_by_hash() {
 
 #[test]
 fn a_queued_push_survives_kill_9_and_is_revoked_exactly_once() {
-    let service = KeyService::start(TOKEN, 0).unwrap();
+    let service = start_key_service();
     let github = FakeGithub::start();
     let signing = key_pair();
     github.world().objects.insert(
@@ -383,10 +380,10 @@ fn a_queued_push_survives_kill_9_and_is_revoked_exactly_once() {
         !all_files(dir.path()).contains(&leaked.key),
         "the queue holds no payload text"
     );
-    let mut fakes = util::Fakes::new(11);
+    let mut fakes = Fakes::new(11);
     let (removed, context) = (fakes.sk_live(), fakes.sk_live());
-    let compare = fixture(
-        "compare.json",
+    let compare: Value = serde_json::from_str(&fixture(
+        "github/compare.json",
         &[
             ("API", &github.url),
             ("REPO", "acme/app"),
@@ -397,7 +394,8 @@ fn a_queued_push_survives_kill_9_and_is_revoked_exactly_once() {
             ("ADDED_KEY", &leaked.key),
             ("CONTEXT_KEY", &context),
         ],
-    );
+    ))
+    .unwrap();
     github
         .world()
         .compares
@@ -442,7 +440,7 @@ fn measure_partner_throughput() {
     let (service, _meta, key, dir) = setup();
     let mut config = std::fs::read_to_string(dir.path().join("keysweep.toml")).unwrap();
     config = config.replace("[revoke]\n", "[revoke]\nconcurrency = 16\n");
-    util::write(dir.path(), "keysweep.toml", config);
+    write(dir.path(), "keysweep.toml", config);
     // KEYSWEEP_BENCH_JOURNAL puts the journal elsewhere (a tmpfs shows what fsync costs).
     let journal = std::env::var("KEYSWEEP_BENCH_JOURNAL").unwrap_or("journal.jsonl".into());
     let server = Server::start(dir.path(), &["--revoke", "--journal", &journal]);

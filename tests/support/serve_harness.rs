@@ -1,6 +1,5 @@
 //! Drives `keysweep serve` over real sockets: the process, raw HTTP/1.1 requests, webhook
 //! HMAC signatures, and GitHub's partner-program signing keys (served by [`Meta`]).
-#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -14,9 +13,7 @@ use ring::rand::SystemRandom;
 use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_ASN1_SIGNING};
 use serde_json::{json, Value};
 
-pub const TOKEN: &str = "kst_test_admin_token_4f9a2c";
 pub const WEBHOOK_SECRET: &str = "whsec-test-3b1f9e";
-pub const BIN: &str = env!("CARGO_BIN_EXE_keysweep");
 
 /// A running `keysweep serve`, killed when dropped.
 pub struct Server {
@@ -45,13 +42,12 @@ pub fn drain(
 
 impl Server {
     pub fn start(project: &Path, extra: &[&str]) -> Server {
-        let mut child = Command::new(BIN)
+        let mut child = crate::harness::keysweep_cmd(project)
+            .into_command()
             .args(["serve", "--listen", "127.0.0.1:0", "--state-dir", "state"])
             .args(extra)
-            .current_dir(project)
-            .env("KEYSWEEP_REVOKE_TOKEN", TOKEN)
+            .env(super::REVOKE_TOKEN_ENV, super::REVOKE_TOKEN)
             .env("KEYSWEEP_WEBHOOK_SECRET", WEBHOOK_SECRET)
-            .env_remove("GITHUB_TOKEN")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
