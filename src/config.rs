@@ -13,6 +13,8 @@
 //! [[rule]]                           # inline rules, same syntax as rules/*.toml
 //! [revoke]                           # see docs/revocation.md
 //! endpoint = "https://keys.example.com/v1/revocations"
+//! [serve]                            # `keysweep serve`, see docs/serve.md
+//! webhook_secret_env = "KEYSWEEP_WEBHOOK_SECRET"
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -39,6 +41,8 @@ pub struct Config {
     pub inline_rules: Vec<RuleSpec>,
     #[serde(default)]
     pub revoke: Option<RevokeConfig>,
+    #[serde(default)]
+    pub serve: ServeConfig,
     /// Directory of the file, against which relative paths in it resolve.
     #[serde(skip)]
     pub dir: PathBuf,
@@ -64,6 +68,28 @@ impl Default for RulesConfig {
             builtin: true,
             paths: Vec::new(),
             disable: Vec::new(),
+        }
+    }
+}
+
+/// The `[serve]` section: what `keysweep serve` needs beyond `[revoke]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServeConfig {
+    /// The environment variable holding the webhook HMAC secret. Never the secret itself: a
+    /// config file is read by more people than the process environment.
+    pub webhook_secret_env: String,
+    /// The GitHub API: the compare API, clones, and the partner program's signing keys.
+    pub github_api_url: String,
+}
+
+pub const DEFAULT_WEBHOOK_SECRET_ENV: &str = "KEYSWEEP_WEBHOOK_SECRET";
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        ServeConfig {
+            webhook_secret_env: DEFAULT_WEBHOOK_SECRET_ENV.to_string(),
+            github_api_url: "https://api.github.com".to_string(),
         }
     }
 }
@@ -208,5 +234,18 @@ mod tests {
             (none.file.as_str(), none.config.max_attempts),
             (FILE_NAME, 5)
         );
+    }
+
+    #[test]
+    fn serve_section_has_defaults_and_rejects_unknown_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join(FILE_NAME);
+        std::fs::write(&p, "[serve]\ngithub_api_url = 'http://127.0.0.1:9'\n").unwrap();
+        let c = Config::read(&p).unwrap();
+        assert_eq!(c.serve.github_api_url, "http://127.0.0.1:9");
+        assert_eq!(c.serve.webhook_secret_env, DEFAULT_WEBHOOK_SECRET_ENV);
+        std::fs::write(&p, "[serve]\nwebhook_secret = 'x'\n").unwrap();
+        let err = format!("{:#}", Config::read(&p).unwrap_err());
+        assert!(err.contains("webhook_secret"), "{err}");
     }
 }

@@ -24,5 +24,6 @@ pub mod report;
 pub mod revoke;
 pub mod rules;
 pub mod scan;
+pub mod serve;
 pub mod source;
 pub mod suppress;

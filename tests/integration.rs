@@ -12,6 +12,8 @@ mod cli;
 mod git;
 mod github;
 mod revoke;
+mod serve;
+mod serve_bench;
 
 /// With `autotests = false`, a file in tests/ that no `mod` line above names is never compiled,
 /// and its tests would silently not run.

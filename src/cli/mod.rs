@@ -56,6 +56,9 @@ pub enum Command {
     /// Work with reports (merge the outputs of sharded sweeps).
     #[command(subcommand)]
     Report(ReportCommand),
+    /// Receive GitHub webhooks and secret-scanning partner alerts over HTTP and revoke the keys
+    /// they carry, by hash, within seconds (see docs/serve.md).
+    Serve(ServeArgs),
 }
 
 #[derive(Debug, Args)]
@@ -344,6 +347,39 @@ pub enum ReportCommand {
         #[command(flatten)]
         rules: RuleArgs,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on; port 0 picks a free port. The address bound is printed at start.
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    /// Where handled webhook deliveries are remembered.
+    #[arg(long, value_name = "DIR", default_value = ".keysweep/serve")]
+    pub state_dir: PathBuf,
+    /// Revoke the keys that arrive, by hash, at the key service of `[revoke]` in keysweep.toml
+    /// (found in the current directory, or named with --config).
+    #[arg(long, help_heading = "Revocation")]
+    pub revoke: bool,
+    #[command(flatten)]
+    pub revocation: RevokeArgs,
+    #[command(flatten)]
+    pub rules: RuleArgs,
+}
+
+impl ServeArgs {
+    /// The pipeline the server scans and revokes with; keysweep.toml is looked for in the
+    /// current directory.
+    pub fn pipeline(&self) -> crate::pipeline::Options {
+        crate::pipeline::Options {
+            rules: self.rules.options(),
+            root: Some(PathBuf::from(".")),
+            // A dry run prints its plan; a real run logs each key through `messages` instead.
+            quiet: !self.revocation.dry_run,
+            revoke: (self.revoke || self.revocation.dry_run).then(|| self.revocation.options()),
+            ..crate::pipeline::Options::default()
+        }
+    }
 }
 
 #[cfg(test)]

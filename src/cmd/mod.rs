@@ -10,6 +10,7 @@ mod report;
 mod revoke;
 mod rules;
 mod scan;
+mod serve;
 
 use crate::cli::{BaselineCommand, Cli, Command, ReportCommand, RulesCommand};
 use crate::messages::Messages;
@@ -41,5 +42,6 @@ pub fn run(cli: Cli, messages: &Messages) -> anyhow::Result<Outcome> {
             output,
             rules,
         }) => report::merge(&inputs, format, output.as_deref(), &rules, messages),
+        Command::Serve(args) => serve::run(&args, messages),
     }
 }

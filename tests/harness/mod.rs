@@ -128,6 +128,12 @@ impl Cmd {
         }
     }
 
+    /// The command as built, for a caller that drives the process itself (a server whose
+    /// output is read while it runs).
+    pub fn into_command(self) -> Command {
+        self.cmd
+    }
+
     /// Starts it in the background, output discarded; killed when the handle is dropped.
     pub fn spawn(mut self) -> Background {
         let child = self

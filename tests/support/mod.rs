@@ -3,6 +3,7 @@
 
 pub mod fake_github;
 pub mod key_service;
+pub mod serve_harness;
 
 use key_service::KeyService;
 
