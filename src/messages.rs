@@ -162,6 +162,51 @@ impl Messages {
     }
 }
 
+/// A `Write` for code that reports line by line into a writer (revocation's per-key lines):
+/// each complete line goes out through [`Messages::plain`], so it is serialised with every
+/// other message and clears a progress line like they do. A trailing partial line is sent
+/// when the writer is flushed or dropped.
+pub struct Lines {
+    messages: Messages,
+    pending: Vec<u8>,
+}
+
+impl Messages {
+    /// A writer whose lines become messages (see [`Lines`]).
+    pub fn lines(&self) -> Lines {
+        Lines {
+            messages: self.clone(),
+            pending: Vec::new(),
+        }
+    }
+}
+
+impl Write for Lines {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.pending.extend_from_slice(buf);
+        while let Some(end) = memchr::memchr(b'\n', &self.pending) {
+            let line: Vec<u8> = self.pending.drain(..=end).collect();
+            self.messages
+                .plain(String::from_utf8_lossy(&line[..line.len() - 1]));
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if !self.pending.is_empty() {
+            let line = std::mem::take(&mut self.pending);
+            self.messages.plain(String::from_utf8_lossy(&line));
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Lines {
+    fn drop(&mut self) {
+        let _ = self.flush();
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -289,6 +334,21 @@ mod tests {
         assert!(text
             .lines()
             .all(|l| l.starts_with("keysweep: thread ") && l.ends_with(&"x".repeat(50))));
+    }
+
+    #[test]
+    fn a_lines_writer_turns_each_line_into_one_message() {
+        let m = Messages::capture();
+        {
+            let mut w = m.lines();
+            write!(w, "keysweep: revoked sk_live_ab").unwrap();
+            writeln!(w, "cd…(40)").unwrap();
+            write!(w, "a\nb\npartial").unwrap();
+        }
+        assert_eq!(
+            m.captured(),
+            "keysweep: revoked sk_live_abcd…(40)\na\nb\npartial\n"
+        );
     }
 
     #[test]

@@ -204,7 +204,7 @@ impl Pipeline {
         let mut log: Box<dyn Write> = if self.quiet {
             Box::new(io::sink())
         } else {
-            Box::new(io::stderr())
+            Box::new(self.messages().lines())
         };
         Ok(Some(revocation.run(findings, &mut log)?))
     }

@@ -36,7 +36,7 @@ pub fn run(args: &RevokeCommand, messages: &Messages) -> anyhow::Result<Outcome>
     let mut log: Box<dyn Write> = match (args.quiet, text) {
         (true, _) => Box::new(io::sink()),
         (false, true) => Box::new(io::stdout()),
-        (false, false) => Box::new(io::stderr()),
+        (false, false) => Box::new(messages.lines()),
     };
     let tally = revocation.run(&mut findings, &mut log)?;
     if !args.quiet {
