@@ -98,60 +98,37 @@ pub fn read_event(name: Option<String>, path: Option<PathBuf>) -> Result<(String
     Ok((name, payload))
 }
 
-pub fn plan(event: &str, payload: &Value) -> Result<Want, CiError> {
-    let field = |ptr: &str, name: &'static str| -> Result<String, CiError> {
-        payload
+/// Reads required string fields of one event's payload, naming the field when it is missing.
+struct Fields<'a> {
+    event: &'a str,
+    payload: &'a Value,
+}
+
+impl Fields<'_> {
+    fn get(&self, ptr: &str, name: &'static str) -> Result<String, CiError> {
+        self.payload
             .pointer(ptr)
             .and_then(Value::as_str)
             .filter(|s| !s.is_empty())
             .map(str::to_string)
             .ok_or(CiError::MissingField {
-                event: event.to_string(),
+                event: self.event.to_string(),
                 field: name,
             })
-    };
+    }
+
+    fn flag(&self, ptr: &str) -> bool {
+        self.payload.pointer(ptr).and_then(Value::as_bool) == Some(true)
+    }
+}
+
+pub fn plan(event: &str, payload: &Value) -> Result<Want, CiError> {
+    let fields = Fields { event, payload };
     match event {
-        "push" => {
-            if payload.pointer("/deleted").and_then(Value::as_bool) == Some(true) {
-                return Ok(Want::Nothing {
-                    why: "push deleted a ref: no commits were added".into(),
-                });
-            }
-            let after = field("/after", "after")?;
-            let before = field("/before", "before")?;
-            if before != ZERO_SHA {
-                let forced = payload.pointer("/forced").and_then(Value::as_bool) == Some(true);
-                return Ok(Want::Range {
-                    base: before,
-                    head: after,
-                    why: if forced { "force push" } else { "push" }.into(),
-                    fallback: if forced {
-                        Some(field(
-                            "/repository/default_branch",
-                            "repository.default_branch",
-                        )?)
-                    } else {
-                        None
-                    },
-                });
-            }
-            let default = field("/repository/default_branch", "repository.default_branch")?;
-            let pushed = field("/ref", "ref")?;
-            if pushed == format!("refs/heads/{default}") || pushed.starts_with("refs/tags/") {
-                Ok(Want::Full {
-                    why: format!("first push of {pushed}"),
-                })
-            } else {
-                Ok(Want::NotOnBranch {
-                    branch: default,
-                    head: after,
-                    why: format!("first push of {pushed}"),
-                })
-            }
-        }
+        "push" => plan_push(&fields),
         "pull_request" | "pull_request_target" => Ok(Want::Range {
-            base: field("/pull_request/base/sha", "pull_request.base.sha")?,
-            head: field("/pull_request/head/sha", "pull_request.head.sha")?,
+            base: fields.get("/pull_request/base/sha", "pull_request.base.sha")?,
+            head: fields.get("/pull_request/head/sha", "pull_request.head.sha")?,
             fallback: None,
             why: format!(
                 "pull request #{}",
@@ -163,8 +140,8 @@ pub fn plan(event: &str, payload: &Value) -> Result<Want, CiError> {
             ),
         }),
         "merge_group" => Ok(Want::Range {
-            base: field("/merge_group/base_sha", "merge_group.base_sha")?,
-            head: field("/merge_group/head_sha", "merge_group.head_sha")?,
+            base: fields.get("/merge_group/base_sha", "merge_group.base_sha")?,
+            head: fields.get("/merge_group/head_sha", "merge_group.head_sha")?,
             why: "merge queue".into(),
             fallback: None,
         }),
@@ -174,6 +151,44 @@ pub fn plan(event: &str, payload: &Value) -> Result<Want, CiError> {
         other => Ok(Want::Full {
             why: format!("{other}: no range in this event, scanning the full history"),
         }),
+    }
+}
+
+fn plan_push(fields: &Fields) -> Result<Want, CiError> {
+    if fields.flag("/deleted") {
+        return Ok(Want::Nothing {
+            why: "push deleted a ref: no commits were added".into(),
+        });
+    }
+    let after = fields.get("/after", "after")?;
+    let before = fields.get("/before", "before")?;
+    let default_branch = || fields.get("/repository/default_branch", "repository.default_branch");
+    if before != ZERO_SHA {
+        let forced = fields.flag("/forced");
+        return Ok(Want::Range {
+            base: before,
+            head: after,
+            why: if forced { "force push" } else { "push" }.into(),
+            // A force push may have rewritten the old tip away: fall back to the default branch.
+            fallback: if forced {
+                Some(default_branch()?)
+            } else {
+                None
+            },
+        });
+    }
+    let default = default_branch()?;
+    let pushed = fields.get("/ref", "ref")?;
+    if pushed == format!("refs/heads/{default}") || pushed.starts_with("refs/tags/") {
+        Ok(Want::Full {
+            why: format!("first push of {pushed}"),
+        })
+    } else {
+        Ok(Want::NotOnBranch {
+            branch: default,
+            head: after,
+            why: format!("first push of {pushed}"),
+        })
     }
 }
 
@@ -291,23 +306,7 @@ fn looks_like_sha(s: &str) -> bool {
 pub fn resolve(want: Want, checkout: &mut Checkout) -> Result<Plan, CiError> {
     match want {
         Want::Nothing { why } => Ok(Plan::Nothing { why }),
-        Want::Full { why } => {
-            if checkout.is_shallow() && checkout.deepen {
-                checkout.git(&["fetch", "--no-tags", "--quiet", "--unshallow", "origin"])?;
-                checkout
-                    .notes
-                    .push("unshallowed the checkout for a full-history scan".into());
-            }
-            if checkout.is_shallow() {
-                return Err(CiError::Unreachable {
-                    what: "full history",
-                    rev: "HEAD".into(),
-                    hint: "the checkout is shallow; use `fetch-depth: 0` in actions/checkout"
-                        .into(),
-                });
-            }
-            Ok(Plan::Full { why })
-        }
+        Want::Full { why } => resolve_full(why, checkout),
         Want::Range {
             base,
             head,
@@ -328,34 +327,60 @@ pub fn resolve(want: Want, checkout: &mut Checkout) -> Result<Plan, CiError> {
             }
             (Err(e), _) => Err(e),
         },
-        Want::NotOnBranch { branch, head, why } => {
-            let remote_ref = format!("refs/remotes/origin/{branch}");
-            if !checkout.has_commit(&remote_ref) && checkout.deepen {
-                let spec = format!("+refs/heads/{branch}:{remote_ref}");
-                let _ = checkout.git(&[
-                    "fetch",
-                    "--no-tags",
-                    "--quiet",
-                    "--depth=50",
-                    "origin",
-                    &spec,
-                ]);
-            }
-            if !checkout.has_commit(&remote_ref) {
-                return Err(CiError::Unreachable {
-                    what: "the default branch",
-                    rev: remote_ref,
-                    hint: format!("fetch it (`git fetch origin {branch}`) or use `fetch-depth: 0`"),
-                });
-            }
-            let base = checkout.git(&["rev-parse", &remote_ref])?;
-            checkout.complete(&base, &head, "the default branch")?;
-            Ok(Plan::Range {
-                range: format!("{base}..{head}"),
-                why,
-            })
-        }
+        Want::NotOnBranch { branch, head, why } => resolve_not_on(&branch, head, why, checkout),
     }
+}
+
+fn resolve_full(why: String, checkout: &mut Checkout) -> Result<Plan, CiError> {
+    if checkout.is_shallow() && checkout.deepen {
+        checkout.git(&["fetch", "--no-tags", "--quiet", "--unshallow", "origin"])?;
+        checkout
+            .notes
+            .push("unshallowed the checkout for a full-history scan".into());
+    }
+    if checkout.is_shallow() {
+        return Err(CiError::Unreachable {
+            what: "full history",
+            rev: "HEAD".into(),
+            hint: "the checkout is shallow; use `fetch-depth: 0` in actions/checkout".into(),
+        });
+    }
+    Ok(Plan::Full { why })
+}
+
+/// The commits reachable from `head` but not from the default branch.
+fn resolve_not_on(
+    branch: &str,
+    head: String,
+    why: String,
+    checkout: &mut Checkout,
+) -> Result<Plan, CiError> {
+    let remote_ref = format!("refs/remotes/origin/{branch}");
+    if !checkout.has_commit(&remote_ref) && checkout.deepen {
+        let spec = format!("+refs/heads/{branch}:{remote_ref}");
+        // Best effort: whether it worked is checked just below.
+        let _ = checkout.git(&[
+            "fetch",
+            "--no-tags",
+            "--quiet",
+            "--depth=50",
+            "origin",
+            &spec,
+        ]);
+    }
+    if !checkout.has_commit(&remote_ref) {
+        return Err(CiError::Unreachable {
+            what: "the default branch",
+            rev: remote_ref,
+            hint: format!("fetch it (`git fetch origin {branch}`) or use `fetch-depth: 0`"),
+        });
+    }
+    let base = checkout.git(&["rev-parse", &remote_ref])?;
+    checkout.complete(&base, &head, "the default branch")?;
+    Ok(Plan::Range {
+        range: format!("{base}..{head}"),
+        why,
+    })
 }
 
 /// What `keysweep ci` scans.
