@@ -78,28 +78,40 @@ pub unsafe fn scan_vbmi(t: &VbmiTables, hay: &[u8], mut flag: impl FnMut(usize, 
     // step's last positions). The last one or two steps run over a zero-padded copy: zero
     // bytes are class 0, which starts no anchor, so padding cannot flag a position of its own.
     let full = (hay.len() / STEP).saturating_sub(1);
-    run(t, hay.as_ptr(), full, 0, hay.len(), &mut flag);
+    run(t, hay, full, 0, hay.len(), &mut flag);
     let done = full * STEP;
     if done < hay.len() {
         let mut tail = [0u8; 3 * STEP];
         let rest = &hay[done..];
         tail[..rest.len()].copy_from_slice(rest);
         let steps = rest.len().div_ceil(STEP);
-        run(t, tail.as_ptr(), steps, done, hay.len(), &mut flag);
+        run(t, &tail, steps, done, hay.len(), &mut flag);
     }
 }
 
-/// `steps` steps from `p`, which is haystack position `base`; reads `(steps + 1) * STEP` bytes
-/// from `p`. Flags at or past `limit` are dropped.
+/// `steps` steps from the start of `buf`, which is haystack position `base`; reads
+/// `(steps + 1) * STEP` bytes of `buf` (none when `steps` is 0). Flags at or past `limit` are
+/// dropped.
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
 unsafe fn run(
     t: &VbmiTables,
-    p: *const u8,
+    buf: &[u8],
     steps: usize,
     base: usize,
     limit: usize,
     flag: &mut impl FnMut(usize, u64),
 ) {
+    // Without this, a haystack under two steps long had its first 64 bytes loaded although no
+    // step used them: out of bounds (for an empty one, from a dangling pointer), which crashed
+    // unoptimised builds where the dead load is not removed.
+    if steps == 0 {
+        return;
+    }
+    assert!(
+        (steps + 1) * STEP <= buf.len(),
+        "the SIMD pass would read past its buffer"
+    );
+    let p = buf.as_ptr();
     let class_lo = _mm512_loadu_si512(t.class.as_ptr().cast());
     let class_hi = _mm512_loadu_si512(t.class.as_ptr().add(64).cast());
     let tables: [[__m512i; ANCHOR]; GROUPS] = std::array::from_fn(|g| {
