@@ -19,13 +19,20 @@ use std::sync::OnceLock;
 pub const ANCHOR: usize = 4;
 /// Buckets per group: one byte of bucket bits per position.
 pub const GROUP: usize = 8;
-/// Groups of buckets (one SIMD lookup per group and anchor position). More groups cost lookups,
+/// Groups of buckets for the AVX-512 kernel (one SIMD lookup per group and anchor position); the
+/// AVX2 and NEON kernels, whose lookups cost more, use [`NARROW_GROUPS`]. More groups cost lookups,
 /// fewer cost exact checks of flagged positions (each about 75 cycles, with its branch
 /// mispredictions). `cargo bench --bench prefilter` on code, prefilter with exact checks:
 /// 4 groups 6.0–6.4 GiB/s (3.5 flags per KiB), 5: 6.8 (2.4), 6: 7.2–7.3 (1.3), 7: 7.5 (1.1),
 /// 8: 6.7 (1.0). Six keep every table in a register.
+#[cfg(target_arch = "x86_64")]
 pub const GROUPS: usize = 6;
+#[cfg(target_arch = "x86_64")]
 pub const BUCKETS: usize = GROUP * GROUPS;
+/// Groups for the kernels without whole-byte 64-entry lookups (AVX2, NEON), where each group
+/// costs 4 to 8 instructions per anchor position and 32 (16) bytes. `cargo bench --bench
+/// prefilter` on code, AVX2, prefilter with exact checks: see `avx2.rs`.
+pub const NARROW_GROUPS: usize = 3;
 /// Above this many distinct anchors the quadratic clustering is not worth its start-up time and
 /// the DFA is used instead (the built-in pack has about 220).
 pub const MAX_ANCHORS: usize = 1024;
@@ -277,9 +284,10 @@ pub struct Buckets {
 }
 
 impl Buckets {
-    /// `None` when the keywords do not suit the SIMD pass: none at all, non-ASCII bytes, or more
-    /// distinct anchors than [`MAX_ANCHORS`].
-    pub fn new(keywords: &[impl AsRef<[u8]>]) -> Option<Buckets> {
+    /// At most `count` buckets (a multiple of [`GROUP`]). `None` when the keywords do not suit
+    /// the SIMD pass: none at all, non-ASCII bytes, or more distinct anchors than
+    /// [`MAX_ANCHORS`].
+    pub fn new(keywords: &[impl AsRef<[u8]>], count: usize) -> Option<Buckets> {
         let lowered: Vec<Vec<u8>> = keywords
             .iter()
             .map(|k| k.as_ref().to_ascii_lowercase())
@@ -311,7 +319,7 @@ impl Buckets {
             .iter()
             .map(|b| Profile::of(b, &relevant))
             .collect();
-        let (sets, clusters) = cluster(singles, &relevant);
+        let (sets, clusters) = cluster(singles, &relevant, count);
         let (mut members, mut anchors, mut refs) = (Vec::new(), Vec::new(), Vec::new());
         for cluster in clusters {
             let first = anchors.len();
@@ -400,7 +408,39 @@ impl Buckets {
         self.sets[b][j] == ANY
     }
 
+    /// For the kernels that fold case by setting bit 5 of every byte (AVX2, NEON): per group of
+    /// [`NARROW_GROUPS`] and anchor position, the bucket bits for each folded ASCII byte (the
+    /// buckets that accept it or the byte that folds to it), and the bits of the buckets that
+    /// accept any byte there.
+    #[allow(clippy::type_complexity)]
+    pub fn folded(
+        &self,
+    ) -> Box<(
+        [[[u8; 128]; ANCHOR]; NARROW_GROUPS],
+        [[u8; ANCHOR]; NARROW_GROUPS],
+    )> {
+        let mut out = Box::new((
+            [[[0u8; 128]; ANCHOR]; NARROW_GROUPS],
+            [[0u8; ANCHOR]; NARROW_GROUPS],
+        ));
+        for bucket in 0..self.len() {
+            let (g, bit) = (bucket / GROUP, 1u8 << (bucket % GROUP));
+            for j in 0..ANCHOR {
+                if self.accepts_any(bucket, j) {
+                    out.1[g][j] |= bit;
+                }
+                for y in (0..128u8).filter(|y| y & 0x20 != 0) {
+                    if self.accepts(bucket, j, y) || self.accepts(bucket, j, y & !0x20) {
+                        out.0[g][j][usize::from(y)] |= bit;
+                    }
+                }
+            }
+        }
+        out
+    }
+
     /// Every (folded) byte some anchor holds.
+    #[cfg(target_arch = "x86_64")]
     pub fn anchor_bytes(&self) -> u128 {
         self.sets
             .iter()
@@ -456,11 +496,15 @@ fn choose_anchor(k: &[u8]) -> (usize, Vec<u8>) {
     (best.1, k[best.1..best.1 + ANCHOR].to_vec())
 }
 
-/// Greedy agglomerative clustering down to [`BUCKETS`] clusters: repeatedly merge the pair whose
+/// Greedy agglomerative clustering down to `count` clusters: repeatedly merge the pair whose
 /// union adds the least expected pass rate. The pair costs live in a matrix and each row caches
 /// its minimum, so a merge costs one row of pass-rate estimates (about 65,000 estimates in all
 /// for the built-in pack's ~220 anchors, a few milliseconds).
-fn cluster(singles: Vec<Profile>, r: &Relevant) -> (Vec<[Set; ANCHOR]>, Vec<Vec<usize>>) {
+fn cluster(
+    singles: Vec<Profile>,
+    r: &Relevant,
+    count: usize,
+) -> (Vec<[Set; ANCHOR]>, Vec<Vec<usize>>) {
     let n = singles.len();
     let mut profiles = singles;
     let mut members: Vec<Vec<usize>> = (0..n).map(|i| vec![i]).collect();
@@ -482,8 +526,8 @@ fn cluster(singles: Vec<Profile>, r: &Relevant) -> (Vec<[Set; ANCHOR]>, Vec<Vec<
             .min_by(|a, b| a.0.total_cmp(&b.0))
     };
     let mut best: Vec<Option<(f32, usize)>> = (0..n).map(|i| row_min(&cost, &alive, i)).collect();
-    let mut count = n;
-    while count > BUCKETS {
+    let mut alive_count = n;
+    while alive_count > count {
         let Some((_, i, j)) = (0..n)
             .filter(|&i| alive[i])
             .filter_map(|i| best[i].map(|(d, j)| (d, i, j)))
@@ -497,7 +541,7 @@ fn cluster(singles: Vec<Profile>, r: &Relevant) -> (Vec<[Set; ANCHOR]>, Vec<Vec<
         members[i].extend(moved);
         alive[j] = false;
         best[j] = None;
-        count -= 1;
+        alive_count -= 1;
         for k in (0..n).filter(|&k| alive[k] && k != i) {
             let d = profiles[i].union_rate(&profiles[k], r) - rate[i] - rate[k];
             cost[i * n + k] = d;
@@ -527,6 +571,9 @@ fn cluster(singles: Vec<Profile>, r: &Relevant) -> (Vec<[Set; ANCHOR]>, Vec<Vec<
 mod tests {
     use super::*;
 
+    /// The AVX-512 kernel's bucket count (these tests also run where that kernel does not).
+    const BUCKETS: usize = 48;
+
     #[test]
     fn anchors_avoid_common_text() {
         // `_key` and `secr` are everywhere in code; the window around `access` is not.
@@ -545,7 +592,7 @@ mod tests {
         // With the built-in pack's ~220 anchors in 48 buckets, families that differ in one byte
         // cost almost nothing together and must not be spread over several buckets.
         let keywords = crate::rules::RuleSet::builtin().unwrap().keywords();
-        let b = Buckets::new(&keywords).unwrap();
+        let b = Buckets::new(&keywords, BUCKETS).unwrap();
         assert_eq!(b.len(), BUCKETS);
         for family in [
             &["ghp_", "gho_", "ghu_", "ghs_", "ghr_"][..],
@@ -566,7 +613,7 @@ mod tests {
 
     #[test]
     fn verify_checks_case_insensitively_and_at_the_edges() {
-        let b = Buckets::new(&["sk_live_", "q~"]).unwrap();
+        let b = Buckets::new(&["sk_live_", "q~"], BUCKETS).unwrap();
         let all = u64::MAX >> (64 - b.sets.len());
         let mut got = Vec::new();
         let hay = b"xSK_Live_ q~";

@@ -1,20 +1,26 @@
 //! The keyword prefilter: every rule keyword, ASCII case-insensitively, in one pass.
 //!
-//! This pass touches every byte scanned, so it decides keysweep's speed. Three backends find the
+//! This pass touches every byte scanned, so it decides keysweep's speed. Four backends find the
 //! same hits (the tests hold each to the aho-corasick crate as an oracle):
 //! - [`Backend::Avx512Vbmi`]: a Teddy-style SIMD filter over 48 buckets of keyword anchors
 //!   ([`buckets`], [`simd`]), then an exact check of the few flagged positions;
-//! - [`Backend::Dfa`]: an interleaved Aho-Corasick DFA ([`dfa`]), for CPUs without AVX-512 VBMI,
-//!   other architectures and keyword sets the bucket filter does not take.
+//! - [`Backend::Avx2`] (x86-64-v3) and [`Backend::Neon`] (aarch64): the same filter over 24
+//!   buckets, with whole-byte lookups built from 16- and 32-entry ones ([`avx2`], [`neon`]);
+//! - [`Backend::Dfa`]: an interleaved Aho-Corasick DFA ([`dfa`]), for other CPUs and keyword sets
+//!   the bucket filter does not take.
 //!
-//! The best backend the CPU supports is picked at start-up. `KEYSWEEP_PREFILTER=dfa|avx512`
-//! forces one (for benchmarks and for ruling the prefilter out when chasing a bug); a backend the
-//! CPU lacks falls back to the best available.
+//! The best backend the CPU supports is picked at start-up. `KEYSWEEP_PREFILTER=dfa|avx2|neon|
+//! avx512` forces one (for benchmarks and for ruling the prefilter out when chasing a bug); a
+//! backend the CPU lacks falls back to the best available.
 
-// The bucket filter exists for the SIMD kernel, which is x86-64 only.
 #[cfg(target_arch = "x86_64")]
+mod avx2;
+// The bucket filter exists for the SIMD kernels.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 mod buckets;
 mod dfa;
+#[cfg(target_arch = "aarch64")]
+mod neon;
 #[cfg(target_arch = "x86_64")]
 mod simd;
 
@@ -32,15 +38,25 @@ pub struct Hit {
 pub enum Backend {
     Dfa,
     Avx512Vbmi,
+    Avx2,
+    Neon,
 }
 
 impl Backend {
-    pub const ALL: [Backend; 2] = [Backend::Avx512Vbmi, Backend::Dfa];
+    /// Fastest first.
+    pub const ALL: [Backend; 4] = [
+        Backend::Avx512Vbmi,
+        Backend::Avx2,
+        Backend::Neon,
+        Backend::Dfa,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Backend::Dfa => "dfa",
             Backend::Avx512Vbmi => "avx512",
+            Backend::Avx2 => "avx2",
+            Backend::Neon => "neon",
         }
     }
 
@@ -54,7 +70,11 @@ impl Backend {
                     && std::arch::is_x86_feature_detected!("avx512bw")
                     && std::arch::is_x86_feature_detected!("avx512vbmi")
             }
-            #[cfg(not(target_arch = "x86_64"))]
+            #[cfg(target_arch = "x86_64")]
+            Backend::Avx2 => std::arch::is_x86_feature_detected!("avx2"),
+            #[cfg(target_arch = "aarch64")]
+            Backend::Neon => std::arch::is_aarch64_feature_detected!("neon"),
+            #[allow(unreachable_patterns)]
             _ => false,
         }
     }
@@ -64,6 +84,10 @@ enum Engine {
     Dfa(Box<KeywordDfa>),
     #[cfg(target_arch = "x86_64")]
     Vbmi(buckets::Buckets, Box<simd::VbmiTables>),
+    #[cfg(target_arch = "x86_64")]
+    Avx2(buckets::Buckets, Box<avx2::Avx2Tables>),
+    #[cfg(target_arch = "aarch64")]
+    Neon(buckets::Buckets, Box<neon::NeonTables>),
 }
 
 pub struct Prefilter {
@@ -74,7 +98,7 @@ pub struct Prefilter {
 #[derive(Default)]
 pub struct PrefilterScratch {
     dfa: DfaScratch,
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
     hits: Vec<Hit>,
 }
 
@@ -101,11 +125,23 @@ impl Prefilter {
             Backend::Dfa => Engine::Dfa(Box::new(KeywordDfa::new(keywords))),
             #[cfg(target_arch = "x86_64")]
             Backend::Avx512Vbmi => {
-                let b = buckets::Buckets::new(keywords)?;
+                let b = buckets::Buckets::new(keywords, buckets::BUCKETS)?;
                 let t = Box::new(simd::VbmiTables::new(&b)?);
                 Engine::Vbmi(b, t)
             }
-            #[cfg(not(target_arch = "x86_64"))]
+            #[cfg(target_arch = "x86_64")]
+            Backend::Avx2 => {
+                let b = buckets::Buckets::new(keywords, narrow_buckets())?;
+                let t = Box::new(avx2::Avx2Tables::new(&b));
+                Engine::Avx2(b, t)
+            }
+            #[cfg(target_arch = "aarch64")]
+            Backend::Neon => {
+                let b = buckets::Buckets::new(keywords, narrow_buckets())?;
+                let t = Box::new(neon::NeonTables::new(&b));
+                Engine::Neon(b, t)
+            }
+            #[allow(unreachable_patterns)]
             _ => return None,
         };
         Some(Prefilter { engine })
@@ -116,46 +152,153 @@ impl Prefilter {
             Engine::Dfa(_) => Backend::Dfa,
             #[cfg(target_arch = "x86_64")]
             Engine::Vbmi(..) => Backend::Avx512Vbmi,
+            #[cfg(target_arch = "x86_64")]
+            Engine::Avx2(..) => Backend::Avx2,
+            #[cfg(target_arch = "aarch64")]
+            Engine::Neon(..) => Backend::Neon,
+        }
+    }
+
+    /// The bucket filter's anchors, for the SIMD backends.
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    fn buckets(&self) -> Option<&buckets::Buckets> {
+        match &self.engine {
+            Engine::Dfa(_) => None,
+            #[cfg(target_arch = "x86_64")]
+            Engine::Vbmi(b, _) | Engine::Avx2(b, _) => Some(b),
+            #[cfg(target_arch = "aarch64")]
+            Engine::Neon(b, _) => Some(b),
+        }
+    }
+
+    /// Calls `flag(position, bucket bits)` for each position the SIMD pass flags (none for the
+    /// DFA).
+    #[cfg_attr(
+        not(any(target_arch = "x86_64", target_arch = "aarch64")),
+        allow(unused_variables)
+    )]
+    fn scan_simd(&self, hay: &[u8], flag: impl FnMut(usize, u64)) {
+        // SAFETY (every arm): the engine exists only if `Backend::supported` said the CPU has the
+        // kernel's features (`with_backend`).
+        match &self.engine {
+            Engine::Dfa(_) => {}
+            #[cfg(target_arch = "x86_64")]
+            Engine::Vbmi(_, t) => unsafe { simd::scan_vbmi(t, hay, flag) },
+            #[cfg(target_arch = "x86_64")]
+            Engine::Avx2(_, t) => unsafe { avx2::scan_avx2(t, hay, flag) },
+            #[cfg(target_arch = "aarch64")]
+            Engine::Neon(_, t) => unsafe { neon::scan_neon(t, hay, flag) },
         }
     }
 
     /// How many positions the SIMD pass flags for an exact check (0 for the DFA), without
     /// checking them: for the prefilter benchmark.
     #[doc(hidden)]
-    #[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))]
     pub fn flagged(&self, hay: &[u8]) -> u64 {
-        match &self.engine {
-            Engine::Dfa(_) => 0,
-            #[cfg(target_arch = "x86_64")]
-            Engine::Vbmi(_, t) => {
-                let mut n = 0;
-                // SAFETY: as in `for_each`.
-                unsafe { simd::scan_vbmi(t, hay, |_, _| n += 1) };
-                n
-            }
-        }
+        let mut n = 0;
+        self.scan_simd(hay, |_, _| n += 1);
+        n
     }
 
     /// Calls `hit` for every keyword occurrence (overlapping ones included), in order of end.
     pub fn for_each(&self, hay: &[u8], scratch: &mut PrefilterScratch, hit: impl FnMut(Hit)) {
-        match &self.engine {
-            Engine::Dfa(dfa) => dfa.for_each(hay, &mut scratch.dfa, hit),
-            #[cfg(target_arch = "x86_64")]
-            Engine::Vbmi(b, t) => {
-                // SAFETY: the engine exists only if `Backend::supported` said the CPU has the
-                // features (`with_backend`).
-                unsafe { simd::scan_vbmi(t, hay, verifier(b, hay, &mut scratch.hits)) };
-                // Flags come in order of anchor position; keywords put their anchors at
-                // different offsets, so order by end as the DFA does.
-                scratch.hits.sort_unstable();
-                scratch.hits.drain(..).for_each(hit);
-            }
+        #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+        if let Some(b) = self.buckets() {
+            self.scan_simd(hay, verifier(b, hay, &mut scratch.hits));
+            // Flags come in order of anchor position; keywords put their anchors at different
+            // offsets, so order by end as the DFA does.
+            scratch.hits.sort_unstable();
+            scratch.hits.drain(..).for_each(hit);
+            return;
+        }
+        if let Engine::Dfa(dfa) = &self.engine {
+            dfa.for_each(hay, &mut scratch.dfa, hit);
         }
     }
 }
 
+/// A run of SIMD steps over a buffer (see [`in_steps`]).
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+#[derive(Clone, Copy)]
+struct Steps {
+    /// How many (at least 1).
+    count: usize,
+    /// The haystack position of the buffer's first byte.
+    base: usize,
+    /// The haystack's length: positions from here on (zero padding) are not flagged.
+    limit: usize,
+}
+
+/// Runs a SIMD kernel over `hay` in steps of `step` bytes, each of which also reads the `ahead`
+/// bytes after it: `run(buf, steps)` runs `steps.count` steps from the start of `buf`, which
+/// holds at least `count * step + ahead` bytes (the kernels read that much unchecked). The steps
+/// that would read past the end run over a zero-padded copy of the rest.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+fn in_steps(hay: &[u8], step: usize, ahead: usize, mut run: impl FnMut(&[u8], Steps)) {
+    const PADDED: usize = 256;
+    let mut checked = |buf: &[u8], count: usize, base: usize| {
+        // A haystack under one step used to have a step's bytes loaded anyway: out of bounds,
+        // and a crash (SIGSEGV) for an empty one in unoptimised builds.
+        if count > 0 {
+            assert!(
+                count * step + ahead <= buf.len(),
+                "a SIMD pass would overrun"
+            );
+            let limit = hay.len();
+            run(buf, Steps { count, base, limit });
+        }
+    };
+    let full = hay.len().saturating_sub(ahead) / step;
+    checked(hay, full, 0);
+    let done = full * step;
+    if done < hay.len() {
+        let mut tail = [0u8; PADDED];
+        let rest = &hay[done..];
+        tail[..rest.len()].copy_from_slice(rest);
+        checked(&tail, rest.len().div_ceil(step), done);
+    }
+}
+
+/// Calls `flag` for every position of step `s` of `steps` whose bit is set in `any` and which
+/// lies before the limit, in order, with its bucket bits.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+#[inline]
+fn report<const STEP: usize>(
+    mut any: u64,
+    bytes: &[[u8; STEP]],
+    (steps, s): (Steps, usize),
+    flag: &mut impl FnMut(usize, u64),
+) {
+    let pos = steps.base + s * STEP;
+    while any != 0 {
+        let k = any.trailing_zeros() as usize;
+        any &= any - 1;
+        if pos + k >= steps.limit {
+            break;
+        }
+        flag(pos + k, bucket_bits(bytes, k));
+    }
+}
+
+/// Bucket bits of position `k` of a step from its per-group bytes (group `g` in bits `8g..`).
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+#[inline]
+fn bucket_bits<const STEP: usize>(bytes: &[[u8; STEP]], k: usize) -> u64 {
+    let mut bits = 0u64;
+    for (g, b) in bytes.iter().enumerate() {
+        bits |= u64::from(b[k]) << (buckets::GROUP * g);
+    }
+    bits
+}
+
+/// The AVX2 and NEON kernels' bucket count.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+fn narrow_buckets() -> usize {
+    buckets::GROUP * buckets::NARROW_GROUPS
+}
+
 /// What the SIMD kernels call for a flagged position: the exact check, collecting hits.
-#[cfg(target_arch = "x86_64")]
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 fn verifier<'a>(
     b: &'a buckets::Buckets,
     hay: &'a [u8],
@@ -307,6 +450,52 @@ mod tests {
             let end = hay.len() - 8 - shift % 8;
             hay[end..end + 6].copy_from_slice(b"whsec_");
             assert_eq!(assert_agrees(&keywords, &hay, &format!("shift {shift}")), 4);
+        }
+    }
+
+    #[test]
+    fn every_backend_finds_a_keyword_at_every_offset_of_every_size() {
+        // The pack's keywords, each planted at every offset of random texts of every size up to
+        // three AVX-512 steps, over an alphabet of the bytes the AVX2 and NEON kernels fold
+        // together (`\r` and `-`, `^` and `~`, `_` and DEL, `@` and `` ` ``) and non-ASCII ones.
+        let keywords = crate::rules::RuleSet::builtin().unwrap().keywords();
+        let keywords: Vec<&str> = keywords.iter().map(String::as_str).collect();
+        let alphabet = b"\r\n\t-^~_\x7f@`[{ aZ09\xc3\xa9\xff";
+        let backends: Vec<Prefilter> = Backend::ALL
+            .into_iter()
+            .filter_map(|b| Prefilter::with_backend(&keywords, b))
+            .collect();
+        let ac = AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(&keywords)
+            .unwrap();
+        let mut scratch = PrefilterScratch::default();
+        let mut seed = 3u64;
+        for len in 0..=3 * 64 + 5usize {
+            let k = keywords[(rng(&mut seed) % keywords.len() as u64) as usize].as_bytes();
+            for at in 0..=len.saturating_sub(k.len()) {
+                let mut hay: Vec<u8> = (0..len)
+                    .map(|_| alphabet[(rng(&mut seed) % alphabet.len() as u64) as usize])
+                    .collect();
+                if k.len() <= len {
+                    hay[at..at + k.len()].copy_from_slice(k);
+                }
+                let mut want: Vec<Hit> = ac
+                    .find_overlapping_iter(&hay)
+                    .map(|m| Hit {
+                        end: m.end(),
+                        start: m.start(),
+                        keyword: m.pattern().as_usize(),
+                    })
+                    .collect();
+                want.sort();
+                for p in &backends {
+                    let mut got = Vec::new();
+                    p.for_each(&hay, &mut scratch, |h| got.push(h));
+                    got.sort();
+                    assert_eq!(got, want, "{:?}: len {len}, {k:?} at {at}", p.backend());
+                }
+            }
         }
     }
 

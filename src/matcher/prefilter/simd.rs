@@ -13,8 +13,8 @@
 //! The AND of the 4 positions' lookups at `hay[i + j]` gives, for each `i`, the buckets whose
 //! every position accepts the haystack. All 26 tables stay in registers.
 //!
-//! An AVX2 version of the same idea (nibble lookups) measured slower than the DFA (0.7 against
-//! 2.1 GiB/s on code), so CPUs without VBMI use the DFA.
+//! CPUs without VBMI use the AVX2 kernel ([`super::avx2`]), which looks bytes up in 16-entry
+//! pieces.
 
 use std::arch::x86_64::*;
 
@@ -75,31 +75,19 @@ const STEP: usize = 64;
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
 pub unsafe fn scan_vbmi(t: &VbmiTables, hay: &[u8], mut flag: impl FnMut(usize, u64)) {
     // Each step also reads the next step's 64 bytes (its first 3 complete the anchors of the
-    // step's last positions). The last one or two steps run over a zero-padded copy: zero
-    // bytes are class 0, which starts no anchor, so padding cannot flag a position of its own.
-    let full = (hay.len() / STEP).saturating_sub(1);
-    run(t, hay.as_ptr(), full, 0, hay.len(), &mut flag);
-    let done = full * STEP;
-    if done < hay.len() {
-        let mut tail = [0u8; 3 * STEP];
-        let rest = &hay[done..];
-        tail[..rest.len()].copy_from_slice(rest);
-        let steps = rest.len().div_ceil(STEP);
-        run(t, tail.as_ptr(), steps, done, hay.len(), &mut flag);
-    }
+    // step's last positions).
+    super::in_steps(hay, STEP, STEP, |buf, steps| {
+        // SAFETY: the features are the caller's promise, the bounds `in_steps`'s.
+        unsafe { run(t, buf, steps, &mut flag) }
+    });
 }
 
-/// `steps` steps from `p`, which is haystack position `base`; reads `(steps + 1) * STEP` bytes
-/// from `p`. Flags at or past `limit` are dropped.
+/// `steps` steps from the start of `buf` (see [`super::in_steps`]: it holds the
+/// `(steps + 1) * STEP` bytes this reads), which is haystack position `base`. Flags at or past
+/// `limit` are dropped.
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
-unsafe fn run(
-    t: &VbmiTables,
-    p: *const u8,
-    steps: usize,
-    base: usize,
-    limit: usize,
-    flag: &mut impl FnMut(usize, u64),
-) {
+unsafe fn run(t: &VbmiTables, buf: &[u8], steps: super::Steps, flag: &mut impl FnMut(usize, u64)) {
+    let p = buf.as_ptr();
     let class_lo = _mm512_loadu_si512(t.class.as_ptr().cast());
     let class_hi = _mm512_loadu_si512(t.class.as_ptr().add(64).cast());
     let tables: [[__m512i; ANCHOR]; GROUPS] = std::array::from_fn(|g| {
@@ -112,7 +100,7 @@ unsafe fn run(
         _mm512_maskz_permutex2var_epi8(ascii, class_lo, v, class_hi)
     };
     let mut cur = classes(p);
-    for s in 0..steps {
+    for s in 0..steps.count {
         let next = classes(p.add((s + 1) * STEP));
         // The classes of bytes 1, 2 and 3 further on: `cur` shifted across its 128-bit lanes,
         // its top filled from `next` (one lane move, then byte shifts within lanes). Cheaper
@@ -145,18 +133,6 @@ unsafe fn run(
         for g in 0..GROUPS {
             _mm512_storeu_si512(bytes[g].as_mut_ptr().cast(), r[g]);
         }
-        let pos = base + s * STEP;
-        while any != 0 {
-            let k = any.trailing_zeros() as usize;
-            any &= any - 1;
-            if pos + k >= limit {
-                break;
-            }
-            let mut buckets = 0u64;
-            for (g, b) in bytes.iter().enumerate() {
-                buckets |= u64::from(b[k]) << (GROUP * g);
-            }
-            flag(pos + k, buckets);
-        }
+        super::report(any, &bytes, (steps, s), flag);
     }
 }
