@@ -12,6 +12,7 @@ mod cli;
 mod git;
 mod github;
 mod revoke;
+mod revoke_journal;
 mod serve;
 mod serve_bench;
 
