@@ -15,6 +15,7 @@ mod revoke;
 mod revoke_journal;
 mod serve;
 mod serve_bench;
+mod serve_e2e;
 
 /// With `autotests = false`, a file in tests/ that no `mod` line above names is never compiled,
 /// and its tests would silently not run.
