@@ -43,6 +43,9 @@ pub struct Config {
     pub revoke: Option<RevokeConfig>,
     #[serde(default)]
     pub serve: ServeConfig,
+    /// `[notify]`: see `serve::notify`.
+    #[serde(default)]
+    pub notify: Option<NotifyConfig>,
     /// Directory of the file, against which relative paths in it resolve.
     #[serde(skip)]
     pub dir: PathBuf,
@@ -68,6 +71,28 @@ impl Default for RulesConfig {
             builtin: true,
             paths: Vec::new(),
             disable: Vec::new(),
+        }
+    }
+}
+
+/// The `[notify]` section of `keysweep serve` (`serve::notify`): where to post each confirmed
+/// finding, and how hard to try.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NotifyConfig {
+    pub url_env: Option<String>,
+    pub url: Option<String>,
+    pub max_attempts: u32,
+    pub backoff: f64,
+}
+
+impl Default for NotifyConfig {
+    fn default() -> Self {
+        NotifyConfig {
+            url_env: None,
+            url: None,
+            max_attempts: 4,
+            backoff: 1.0,
         }
     }
 }

@@ -209,6 +209,12 @@ impl Pipeline {
         Ok(Some(revocation.run(findings, &mut log)?))
     }
 
+    /// Whether the revocation journal still takes records (`None` without a live revocation):
+    /// after a failed write it takes none, and nothing more is sent.
+    pub fn journal_health(&self) -> Option<Result<(), String>> {
+        self.revocation.as_ref()?.journal_health()
+    }
+
     /// Writes the report where `spec` says; machine formats and files get the summary line on
     /// stderr, for the humans reading CI logs.
     pub fn emit(&self, results: &Results, spec: &ReportSpec) -> anyhow::Result<()> {

@@ -12,8 +12,10 @@ mod cli;
 mod git;
 mod github;
 mod revoke;
+mod revoke_journal;
 mod serve;
 mod serve_bench;
+mod serve_e2e;
 
 /// With `autotests = false`, a file in tests/ that no `mod` line above names is never compiled,
 /// and its tests would silently not run.

@@ -233,6 +233,15 @@ pub enum RulesCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Export the rules in force for registration elsewhere.
+    Export {
+        #[command(flatten)]
+        rules: RuleArgs,
+        /// For GitHub's secret scanning partner program: one token type per revocable rule
+        /// (name, and the regex of the token itself), as JSON.
+        #[arg(long, required = true)]
+        github_partner: bool,
+    },
     /// Run every rule's examples and negative examples; exit 1 on any failure.
     Check {
         /// Rule file or directory to check (default: the built-in rules).

@@ -1,4 +1,4 @@
-//! `rules list` and `rules check`.
+//! `rules list`, `rules export` and `rules check`.
 
 use std::io::{self, Write};
 use std::path::Path;
@@ -7,6 +7,7 @@ use crate::cli::RuleArgs;
 use crate::messages::{plural, Messages};
 use crate::pipeline::Outcome;
 use crate::rules;
+use crate::serve::registration;
 
 pub fn list(args: &RuleArgs, json: bool) -> anyhow::Result<Outcome> {
     let options = args.options();
@@ -42,6 +43,16 @@ pub fn list(args: &RuleArgs, json: bool) -> anyhow::Result<Outcome> {
         }
         writeln!(out, "{} rules", rules.len())?;
     }
+    Ok(Outcome::default())
+}
+
+/// `rules export --github-partner`: the token types to register with GitHub's partner program.
+pub fn export_github_partner(args: &RuleArgs) -> anyhow::Result<Outcome> {
+    let options = args.options();
+    let rules = options.load(&options.config(None)?)?;
+    let mut out = io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, &registration::token_types(&rules))?;
+    writeln!(out)?;
     Ok(Outcome::default())
 }
 

@@ -40,6 +40,9 @@ pub enum Kind {
     PullRequestReviewComment,
     CommitComment,
     Release,
+    /// Webhooks only: the Events API has no discussion events.
+    Discussion,
+    DiscussionComment,
 }
 
 impl Kind {
@@ -76,6 +79,8 @@ impl Kind {
             ("pull_request_review_comment", _) => Kind::PullRequestReviewComment,
             ("commit_comment", _) => Kind::CommitComment,
             ("release", _) => Kind::Release,
+            ("discussion", _) => Kind::Discussion,
+            ("discussion_comment", _) => Kind::DiscussionComment,
             _ => return None,
         })
     }

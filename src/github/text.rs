@@ -133,6 +133,18 @@ fn text_source(kind: Kind, p: &Value) -> Option<TextSource> {
             let tag = text("/release/tag_name");
             ("release", &["name", "body"][..], format!("releases/{tag}"))
         }
+        Kind::Discussion => {
+            let n = number("/discussion/number");
+            ("discussion", TITLE_BODY, format!("discussions/{n}"))
+        }
+        Kind::DiscussionComment => {
+            let n = number("/discussion/number");
+            (
+                "comment",
+                BODY,
+                format!("discussions/{n}/comments/{comment}"),
+            )
+        }
         Kind::Push | Kind::Public | Kind::Create | Kind::Gollum => return None,
     };
     Some(TextSource {
@@ -155,6 +167,7 @@ mod tests {
             "pull_request": {"number": 7},
             "review": {"id": 3},
             "release": {"tag_name": "v1.0"},
+            "discussion": {"number": 5},
         });
         let path = |kind| text_source(kind, &p).map(|s| (s.object, s.fields, s.path));
         assert_eq!(
@@ -180,6 +193,14 @@ mod tests {
         assert_eq!(
             path(Kind::Release),
             Some(("release", &["name", "body"][..], "releases/v1.0".into()))
+        );
+        assert_eq!(
+            path(Kind::Discussion),
+            Some(("discussion", &["title", "body"][..], "discussions/5".into()))
+        );
+        assert_eq!(
+            path(Kind::DiscussionComment),
+            Some(("comment", &["body"][..], "discussions/5/comments/99".into()))
         );
         assert_eq!(path(Kind::Push), None);
         // A payload missing the numbers still names the object, with `?`.

@@ -1,6 +1,6 @@
 //! Revocation by hash: which findings to revoke ([`plan`]), what the run is told
 //! ([`settings`]), the key-service client ([`client`]), the journal that makes reruns safe
-//! ([`journal`]), running it all ([`run`]) and the egress manifest ([`egress`]). The contract is
+//! ([`journal`], replayed by [`replay`]), running it all ([`run`]) and the egress manifest ([`egress`]). The contract is
 //! documented for users in `docs/revocation.md`.
 //!
 //! Safety rails, in the order a request meets them: only findings of revocable rules whose
@@ -17,6 +17,7 @@ pub mod egress;
 pub mod journal;
 mod outcome;
 mod plan;
+mod replay;
 mod run;
 mod settings;
 

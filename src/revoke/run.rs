@@ -2,8 +2,8 @@
 //! sent by a bounded pool of threads sharing one client.
 //!
 //! Threads, not async tasks: each key's work is an fsynced intent, a request, an fsynced
-//! outcome, and the fsyncs (serialised by the journal) bound the throughput long before
-//! threads do. The pool is at most `concurrency` threads (256 at the very most) for the
+//! outcome; the journal commits the records of concurrent threads together (one fsync per
+//! round, not per record), so more threads mean fewer fsyncs per key. The pool is at most `concurrency` threads (256 at the very most) for the
 //! duration of one run.
 
 use std::io::Write;
@@ -57,6 +57,11 @@ impl Revocation {
             history,
             messages,
         })
+    }
+
+    /// `None` in a dry run (no journal is written); else whether the journal still takes records.
+    pub fn journal_health(&self) -> Option<Result<(), String>> {
+        self.live.as_ref().map(|(_, journal)| journal.health())
     }
 
     pub fn is_dry_run(&self) -> bool {

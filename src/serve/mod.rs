@@ -8,8 +8,10 @@
 
 pub mod deliveries;
 pub mod metrics;
+pub mod notify;
 pub mod partner;
 pub mod queue;
+pub mod registration;
 pub mod revoking;
 pub mod signing;
 pub mod webhook;
@@ -72,6 +74,8 @@ pub struct Shared {
     pub webhook_key: Option<hmac::Key>,
     pub webhook_secret_env: String,
     pub state_dir: PathBuf,
+    /// `[notify]`, when configured.
+    pub notifier: Option<notify::Notifier>,
 }
 
 /// Runs the server until SIGTERM or Ctrl-C, then lets requests in flight finish.
@@ -130,7 +134,12 @@ fn prepare(options: &Options, messages: &Messages) -> anyhow::Result<Shared> {
     let client =
         Client::new(&serve.github_api_url, token, messages).context("[serve] github_api_url")?;
     let client = Arc::new(client);
+    let notifier = match &pipeline.config.notify {
+        Some(config) => Some(notify::Notifier::start(config, messages)?),
+        None => None,
+    };
     Ok(Shared {
+        notifier,
         revoker: Revoker::new(pipeline.clone(), metrics.clone(), messages.clone()),
         pipeline,
         keys: SigningKeys::new(client.clone()),
@@ -210,7 +219,8 @@ async fn guard(request: Request, next: Next) -> Response {
     }
 }
 
-/// Ready when work can be made durable and partner alerts can be verified.
+/// Ready when work can be made durable (the state directory, and the revocation journal when
+/// revoking) and partner alerts can be verified.
 async fn readyz(State(shared): State<Arc<Shared>>) -> Response {
     let s = shared.clone();
     let writable = tokio::task::spawn_blocking(move || {
@@ -222,8 +232,13 @@ async fn readyz(State(shared): State<Arc<Shared>>) -> Response {
     .await
     .unwrap_or(false);
     let keys = shared.keys.loaded();
-    let body = serde_json::json!({"state_dir_writable": writable, "signing_keys_loaded": keys});
-    let status = match writable && keys {
+    let mut body = serde_json::json!({"state_dir_writable": writable, "signing_keys_loaded": keys});
+    let journal = shared.pipeline.journal_health();
+    if let Some(health) = &journal {
+        body["journal_writable"] = health.is_ok().into();
+    }
+    let ready = writable && keys && journal.is_none_or(|h| h.is_ok());
+    let status = match ready {
         true => StatusCode::OK,
         false => StatusCode::SERVICE_UNAVAILABLE,
     };

@@ -119,6 +119,9 @@ fn handle(shared: &Shared, alerts: Vec<Alert>) -> anyhow::Result<Handled> {
     }
     shared.metrics.scan_seconds.observe(started.elapsed());
     let outcomes = shared.revoker.revoke(&mut findings, "partner alert")?;
+    if let Some(notifier) = &shared.notifier {
+        notifier.findings(&findings, "partner alert");
+    }
     Ok(label(tokens, &outcomes, shared))
 }
 

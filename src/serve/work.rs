@@ -86,6 +86,9 @@ pub fn scan_inline(
 /// revocation failed. Blocking.
 pub fn conclude(shared: &Shared, findings: &mut [Finding], context: &str) -> anyhow::Result<usize> {
     let outcomes = shared.revoker.revoke(findings, context)?;
+    if let Some(notifier) = &shared.notifier {
+        notifier.findings(findings, context);
+    }
     for f in findings.iter() {
         shared.messages.status(format_args!(
             "{context}: found {} {} sha256:{}{}",
