@@ -12,6 +12,7 @@ mod cli;
 mod git;
 mod github;
 mod revoke;
+mod rules_eval;
 mod serve;
 mod serve_bench;
 

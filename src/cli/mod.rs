@@ -229,8 +229,11 @@ pub enum RulesCommand {
     List {
         #[command(flatten)]
         rules: RuleArgs,
-        /// Print JSON instead of a table.
-        #[arg(long)]
+        /// Output format.
+        #[arg(long, value_enum, default_value = "table")]
+        format: ListFormat,
+        /// Same as `--format json`.
+        #[arg(long, hide = true)]
         json: bool,
     },
     /// Run every rule's examples and negative examples; exit 1 on any failure.
@@ -238,6 +241,13 @@ pub enum RulesCommand {
         /// Rule file or directory to check (default: the built-in rules).
         path: Option<PathBuf>,
     },
+}
+
+/// How `rules list` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ListFormat {
+    Table,
+    Json,
 }
 
 /// Which rules and configuration: shared by every command that loads rules.

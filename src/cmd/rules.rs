@@ -6,7 +6,7 @@ use std::path::Path;
 use crate::cli::RuleArgs;
 use crate::messages::{plural, Messages};
 use crate::pipeline::Outcome;
-use crate::rules;
+use crate::rules::{self, Confidence};
 
 pub fn list(args: &RuleArgs, json: bool) -> anyhow::Result<Outcome> {
     let options = args.options();
@@ -21,6 +21,7 @@ pub fn list(args: &RuleArgs, json: bool) -> anyhow::Result<Outcome> {
                     "id": r.id(),
                     "description": r.spec.description,
                     "severity": r.spec.severity,
+                    "confidence": r.spec.confidence.unwrap_or(Confidence::Medium),
                     "revocable": r.spec.revocable,
                     "keywords": r.spec.keywords,
                     "origin": r.origin,
@@ -33,9 +34,10 @@ pub fn list(args: &RuleArgs, json: bool) -> anyhow::Result<Outcome> {
         for r in rules.rules() {
             writeln!(
                 out,
-                "{:<40} {:<6} {:<9} {}",
+                "{:<40} {:<6} {:<6} {:<9} {}",
                 r.id(),
                 r.spec.severity,
+                r.spec.confidence.unwrap_or(Confidence::Medium),
                 if r.spec.revocable { "revocable" } else { "" },
                 r.spec.description
             )?;
