@@ -4,10 +4,11 @@
 use std::collections::HashMap;
 
 use crate::matcher::{Matcher, Scratch};
+use crate::rules::lint::delimiter_before_secret;
 use crate::rules::{compile_rule, RuleSet, RuleSpec};
 
 /// Rules need at least this many examples of each kind: one proves little about a regex.
-pub const MIN_EXAMPLES: usize = 2;
+pub const MIN_EXAMPLES: usize = 3;
 
 #[derive(Debug, Default)]
 pub struct CheckReport {
@@ -33,16 +34,21 @@ pub fn check(specs: Vec<(String, RuleSpec)>) -> CheckReport {
     for (origin, spec) in &specs {
         match compile_rule(origin.clone(), spec.clone(), &ids) {
             Err(e) => report.failures.push(e.to_string()),
-            Ok(rule) => {
-                if let Err(e) = rule.compile_now() {
-                    report.failures.push(format!("{}: regex: {e}", spec.id));
-                }
-            }
+            Ok(rule) => match rule.compile_now() {
+                Err(e) => report.failures.push(format!("{}: regex: {e}", spec.id)),
+                Ok(()) => lint(spec, &mut report.failures),
+            },
         }
         for sup in spec.supersedes.iter().filter(|s| !ids.contains(s)) {
             report
                 .failures
                 .push(format!("{}: supersedes unknown rule {sup}", spec.id));
+        }
+        if spec.confidence.is_none() {
+            report.failures.push(format!(
+                "{}: needs a confidence (high, medium or low)",
+                spec.id
+            ));
         }
         if spec.examples.len() < MIN_EXAMPLES || spec.negative_examples.len() < MIN_EXAMPLES {
             report.failures.push(format!(
@@ -64,10 +70,14 @@ pub fn check(specs: Vec<(String, RuleSpec)>) -> CheckReport {
             return report;
         }
     };
-    let matcher = Matcher::new(&set);
-    let mut scratch = Scratch::default();
-    let mut found = Vec::new();
+    let mut run = Run {
+        set: &set,
+        matcher: Matcher::new(&set),
+        scratch: Scratch::default(),
+        found: Vec::new(),
+    };
     for (index, rule) in set.rules().iter().enumerate() {
+        let mut adjacent_tried = false;
         for (example, positive) in rule
             .spec
             .examples
@@ -76,25 +86,90 @@ pub fn check(specs: Vec<(String, RuleSpec)>) -> CheckReport {
             .chain(rule.spec.negative_examples.iter().map(|e| (e, false)))
         {
             report.examples += 1;
-            found.clear();
-            matcher.find(&set, example.as_bytes(), &mut scratch, &mut found);
-            let hit = found
-                .iter()
-                .any(|m| m.rule == index && !m.secret.is_empty());
-            if positive && !hit {
+            let secrets = run.secrets(index, example.as_bytes());
+            if positive && secrets.is_empty() {
                 report.failures.push(format!(
                     "{}: example does not match: {example:?}",
                     rule.id()
                 ));
-            } else if !positive && hit {
+            } else if !positive && !secrets.is_empty() {
                 report.failures.push(format!(
                     "{}: negative example matches: {example:?}",
                     rule.id()
                 ));
+            } else if positive && !adjacent_tried {
+                adjacent_tried = true;
+                if let Some(f) = run.adjacent_failure(index, &secrets[0]) {
+                    report.failures.push(format!("{}: {f}", rule.id()));
+                }
             }
         }
     }
     report
+}
+
+/// The matcher over the whole set, with its buffers.
+struct Run<'a> {
+    set: &'a RuleSet,
+    matcher: Matcher,
+    scratch: Scratch,
+    found: Vec<crate::matcher::Match>,
+}
+
+impl Run<'_> {
+    /// The secrets rule `index` finds in `hay`, in order.
+    fn secrets(&mut self, index: usize, hay: &[u8]) -> Vec<Vec<u8>> {
+        self.found.clear();
+        self.matcher
+            .find(self.set, hay, &mut self.scratch, &mut self.found);
+        self.found
+            .iter()
+            .filter(|m| m.rule == index && !m.secret.is_empty())
+            .map(|m| hay[m.secret.clone()].to_vec())
+            .collect()
+    }
+
+    /// A secret that the rule finds standing alone must be found twice when written twice
+    /// side by side (`A,B`, `A B`, `"A","B"`): a rule that eats a neighbour's delimiter loses
+    /// the second key. Rules whose secret needs context (a keyword, a URL) are not tested.
+    fn adjacent_failure(&mut self, index: usize, secret: &[u8]) -> Option<String> {
+        if self.secrets(index, secret).len() != 1 {
+            return None;
+        }
+        let s = String::from_utf8_lossy(secret);
+        for hay in [
+            format!("{s},{s}"),
+            format!("{s} {s}"),
+            format!("\"{s}\",\"{s}\""),
+            format!("K={s};{s}\n"),
+        ] {
+            let found = self.secrets(index, hay.as_bytes());
+            // A format whose alphabet spans the separator (Fly.io's comma-joined macaroons)
+            // reads both as one token: nothing is lost.
+            let spans_both = found.iter().any(|f| f.len() >= 2 * secret.len());
+            let n = found.len();
+            if n != 2 && !spans_both {
+                return Some(format!(
+                    "finds {n} of 2 adjacent keys in {:?}",
+                    hay.replace(&*s, "<secret>")
+                ));
+            }
+        }
+        None
+    }
+}
+
+/// Structural checks a rule's examples cannot prove (see `rules::lint`).
+fn lint(spec: &RuleSpec, failures: &mut Vec<String>) {
+    match delimiter_before_secret(&spec.regex) {
+        Ok(None) => {}
+        Ok(Some(d)) => failures.push(format!(
+            "{}: the regex can consume {d:?} right before the secret, so the second of two \
+             adjacent keys is missed; use a zero-width boundary (\\b, \\b{{start-half}})",
+            spec.id
+        )),
+        Err(e) => failures.push(format!("{}: regex: {e}", spec.id)),
+    }
 }
 
 #[cfg(test)]
@@ -112,8 +187,9 @@ id = "a"
 description = "d"
 regex = '''\b(tk_[a-zA-Z0-9]{20})\b'''
 keywords = ["tk_"]
-examples = ["tk_Q3EGRXTWZPLKJH7Mab9f", "nothing here"]
-negative_examples = ["tk_short", "tk_Z3EGRXTWZPLKJH7Mab9f"]
+confidence = "high"
+examples = ["tk_Q3EGRXTWZPLKJH7Mab9f", "nothing here", "tk_R4FHSYUXAQMLKI8Nbc0g"]
+negative_examples = ["tk_short", "tk_Z3EGRXTWZPLKJH7Mab9f", "tk_"]
 "#,
         )
         .unwrap();
@@ -130,7 +206,15 @@ negative_examples = ["tk_short", "tk_Z3EGRXTWZPLKJH7Mab9f"]
             "[[rule]]\nid='a'\ndescription='d'\nregex='tk_'\nkeywords=['tk_']\nexamples=['tk_']\n",
         )
         .unwrap();
-        assert!(check(specs).failures[0].contains("at least 2"));
+        let failures = check(specs).failures;
+        assert!(
+            failures.iter().any(|f| f.contains("at least 3")),
+            "{failures:?}"
+        );
+        assert!(
+            failures.iter().any(|f| f.contains("needs a confidence")),
+            "{failures:?}"
+        );
     }
 
     #[test]
@@ -139,7 +223,7 @@ negative_examples = ["tk_short", "tk_Z3EGRXTWZPLKJH7Mab9f"]
         let specs = parse_file(
             "builtin:broken.toml",
             "[[rule]]\nid='a'\ndescription='d'\nregex='tk_(['\nkeywords=['tk_']\n\
-             examples=['tk_1', 'tk_2']\nnegative_examples=['x', 'y']\n",
+             confidence='low'\nexamples=['tk_1', 'tk_2', 'tk_3']\nnegative_examples=['x', 'y', 'z']\n",
         )
         .unwrap();
         let failures = check(specs).failures;
@@ -147,5 +231,33 @@ negative_examples = ["tk_short", "tk_Z3EGRXTWZPLKJH7Mab9f"]
             failures.iter().any(|f| f.starts_with("a: regex:")),
             "{failures:?}"
         );
+    }
+
+    #[test]
+    fn a_rule_that_loses_the_second_of_two_adjacent_keys_fails() {
+        let rule = |regex: &str| {
+            let text = format!(
+                "[[rule]]\nid='a'\ndescription='d'\nregex='''{regex}'''\nkeywords=['tk_']\n\
+                 confidence='high'\nexamples=['tk_Q3EGRXTWZPLKJH7Mab9f', \
+                 'k tk_R4FHSYUXAQMLKI8Nbc0g', 'k tk_S5GITZVYBRNMLJ9Ocd1h']\n\
+                 negative_examples=['x', 'y', 'z']\n"
+            );
+            check(parse_file("t", &text).unwrap()).failures
+        };
+        let failures = rule(r"(?:^|[^A-Za-z0-9])(tk_[A-Za-z0-9]{20})");
+        assert!(
+            failures
+                .iter()
+                .any(|f| f.contains("can consume ' ' right before the secret")),
+            "{failures:?}"
+        );
+        let failures = rule(r"\b(tk_[A-Za-z0-9]{20})(?:\s|$)");
+        assert!(
+            failures
+                .iter()
+                .any(|f| f.contains("finds 1 of 2 adjacent keys")),
+            "{failures:?}"
+        );
+        assert_eq!(rule(r"\b(tk_[A-Za-z0-9]{20})\b"), Vec::<String>::new());
     }
 }

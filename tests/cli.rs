@@ -323,8 +323,9 @@ description = "ACME internal token"
 regex = '''\b(acme_[a-z0-9]{20})\b'''
 keywords = ["acme_"]
 min_entropy = 3.0
-examples = ["t = acme_q3egrxtwzplkjh7mab9f", "ACME=acme_9fk2lmq8px4vr7ty1wz3"]
-negative_examples = ["acme_short", "acme_aaaaaaaaaaaaaaaaaaaa"]
+confidence = "high"
+examples = ["t = acme_q3egrxtwzplkjh7mab9f", "ACME=acme_9fk2lmq8px4vr7ty1wz3", "acme_r4fhsyuxaqmlki8nbc0g"]
+negative_examples = ["acme_short", "acme_aaaaaaaaaaaaaaaaaaaa", "task_acme_q3egrxtwzplkjh7mab9f"]
 "#;
     write(dir.path(), "rules/acme.toml", rule);
     write(dir.path(), "src/x.txt", "token acme_q3egrxtwzplkjh7mab9f\n");
@@ -365,7 +366,13 @@ negative_examples = ["acme_short", "acme_aaaaaaaaaaaaaaaaaaaa"]
         run.all()
     );
     let run = keysweep(dir.path(), &["rules", "list", "--json"]);
+    let alias: Vec<Value> = serde_json::from_str(&run.stdout).unwrap();
+    let run = keysweep(dir.path(), &["rules", "list", "--format", "json"]);
     let list: Vec<Value> = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(list, alias);
+    assert!(list
+        .iter()
+        .all(|r| ["high", "medium", "low"].contains(&r["confidence"].as_str().unwrap())));
     assert!(list.len() >= 70, "{} rules", list.len());
     assert!(list
         .iter()

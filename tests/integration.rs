@@ -13,6 +13,7 @@ mod git;
 mod github;
 mod revoke;
 mod revoke_journal;
+mod rules_eval;
 mod serve;
 mod serve_bench;
 mod serve_e2e;

@@ -229,8 +229,11 @@ pub enum RulesCommand {
     List {
         #[command(flatten)]
         rules: RuleArgs,
-        /// Print JSON instead of a table.
-        #[arg(long)]
+        /// Output format.
+        #[arg(long, value_enum, default_value = "table")]
+        format: ListFormat,
+        /// Same as `--format json`.
+        #[arg(long, hide = true)]
         json: bool,
     },
     /// Export the rules in force for registration elsewhere.
@@ -247,6 +250,13 @@ pub enum RulesCommand {
         /// Rule file or directory to check (default: the built-in rules).
         path: Option<PathBuf>,
     },
+}
+
+/// How `rules list` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ListFormat {
+    Table,
+    Json,
 }
 
 /// Which rules and configuration: shared by every command that loads rules.

@@ -25,7 +25,11 @@ pub fn run(cli: Cli, messages: &Messages) -> anyhow::Result<Outcome> {
         Command::Staged(args) => scan::staged(&args, messages),
         Command::InstallHook(args) => hook::install(&args, messages),
         Command::Ci(args) => ci::run(&args, messages),
-        Command::Rules(RulesCommand::List { rules, json }) => rules::list(&rules, json),
+        Command::Rules(RulesCommand::List {
+            rules,
+            format,
+            json,
+        }) => rules::list(&rules, json || format == crate::cli::ListFormat::Json),
         Command::Rules(RulesCommand::Export { rules, .. }) => rules::export_github_partner(&rules),
         Command::Rules(RulesCommand::Check { path }) => rules::check(path.as_deref(), messages),
         Command::Baseline(BaselineCommand::Create {

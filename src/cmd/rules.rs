@@ -6,7 +6,7 @@ use std::path::Path;
 use crate::cli::RuleArgs;
 use crate::messages::{plural, Messages};
 use crate::pipeline::Outcome;
-use crate::rules;
+use crate::rules::{self, Confidence};
 use crate::serve::registration;
 
 pub fn list(args: &RuleArgs, json: bool) -> anyhow::Result<Outcome> {
@@ -22,6 +22,7 @@ pub fn list(args: &RuleArgs, json: bool) -> anyhow::Result<Outcome> {
                     "id": r.id(),
                     "description": r.spec.description,
                     "severity": r.spec.severity,
+                    "confidence": r.spec.confidence.unwrap_or(Confidence::Medium),
                     "revocable": r.spec.revocable,
                     "keywords": r.spec.keywords,
                     "origin": r.origin,
@@ -34,9 +35,10 @@ pub fn list(args: &RuleArgs, json: bool) -> anyhow::Result<Outcome> {
         for r in rules.rules() {
             writeln!(
                 out,
-                "{:<40} {:<6} {:<9} {}",
+                "{:<40} {:<6} {:<6} {:<9} {}",
                 r.id(),
                 r.spec.severity,
+                r.spec.confidence.unwrap_or(Confidence::Medium),
                 if r.spec.revocable { "revocable" } else { "" },
                 r.spec.description
             )?;

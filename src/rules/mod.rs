@@ -11,6 +11,8 @@ use std::sync::OnceLock;
 use regex::bytes::{Regex, RegexBuilder};
 use serde::{Deserialize, Serialize};
 
+pub mod lint;
+
 include!(concat!(env!("OUT_DIR"), "/builtin_rules.rs"));
 
 /// Bytes searched on each side of a keyword hit when a rule does not say.
@@ -60,6 +62,26 @@ impl fmt::Display for Severity {
     }
 }
 
+/// How sure a match of the rule is to be a live secret: `high` for a distinctive prefix or a
+/// checksum, `medium` for a short prefix or a keyword-anchored blob, `low` for generic shapes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Confidence {
+    Low,
+    Medium,
+    High,
+}
+
+impl fmt::Display for Confidence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Confidence::Low => "low",
+            Confidence::Medium => "medium",
+            Confidence::High => "high",
+        })
+    }
+}
+
 /// Offline validators for formats that carry their own checksum.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 pub enum Checksum {
@@ -88,6 +110,9 @@ pub struct RuleSpec {
     pub min_entropy: Option<f64>,
     #[serde(default)]
     pub severity: Severity,
+    /// Optional for user rules (treated as medium); `rules check` requires it.
+    #[serde(default)]
+    pub confidence: Option<Confidence>,
     #[serde(default)]
     pub revocable: bool,
     #[serde(default)]
