@@ -520,6 +520,15 @@ pub(super) mod tests {
         let err = JournalState::read(Path::new("/dev/zero"), &quiet()).unwrap_err();
         assert!(err.to_string().contains("is not a regular file"), "{err}");
         let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        if made.is_ok_and(|s| s.success()) {
+            // Neither waits for a writer that never comes.
+            let err = JournalState::read(&fifo, &quiet()).unwrap_err();
+            assert!(err.to_string().contains("is not a regular file"), "{err}");
+            let err = Journal::open(&fifo, &quiet()).err().unwrap();
+            assert!(err.to_string().contains("is not a regular file"), "{err}");
+        }
         let err = Journal::open(dir.path(), &quiet()).err().unwrap();
         assert!(
             format!("{err:#}").contains("cannot open journal"),

@@ -31,6 +31,10 @@ pub struct JournalState {
 impl JournalState {
     /// Reads a journal; a missing file is an empty journal. Lines it skips are reported.
     pub fn read(path: &Path, messages: &Messages) -> anyhow::Result<JournalState> {
+        // Checked before opening: opening a FIFO to read waits for a writer, forever.
+        if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+            return Err(not_regular(path));
+        }
         let file = match File::open(path) {
             Ok(file) => file,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(JournalState::default()),
@@ -152,14 +156,18 @@ pub(super) fn regular(file: &File, path: &Path) -> anyhow::Result<()> {
     let meta = file
         .metadata()
         .with_context(|| format!("cannot read journal {}", path.display()))?;
-    if !meta.is_file() {
-        anyhow::bail!(
-            "the journal {} is not a regular file; give --journal a path to a file (created if \
-             missing)",
-            path.display()
-        );
+    match meta.is_file() {
+        true => Ok(()),
+        false => Err(not_regular(path)),
     }
-    Ok(())
+}
+
+fn not_regular(path: &Path) -> anyhow::Error {
+    anyhow::anyhow!(
+        "the journal {} is not a regular file; give --journal a path to a file (created if \
+         missing)",
+        path.display()
+    )
 }
 
 #[cfg(test)]

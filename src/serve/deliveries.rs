@@ -41,11 +41,14 @@ impl Deliveries {
     /// Opens (or creates) the store at `path`, keeping the newest `bound` ids. Reads at most
     /// what `2 × bound` lines can hold; a torn last line (a crash mid-write) is ignored.
     pub fn open(path: &Path, bound: usize) -> io::Result<Deliveries> {
-        let mut text = String::new();
+        let mut bytes = Vec::new();
         if let Ok(f) = File::open(path) {
             let limit = (2 * bound as u64 + 1) * (MAX_ID_LEN as u64 + 1);
-            f.take(limit).read_to_string(&mut text)?;
+            f.take(limit).read_to_end(&mut bytes)?;
         }
+        // A damaged line (bytes that are not UTF-8) is one id not remembered, not a server
+        // that cannot start: it becomes U+FFFD, which no valid id contains.
+        let text = String::from_utf8_lossy(&bytes);
         let mut ids = HashSet::new();
         let mut order = VecDeque::new();
         let mut lines = 0;
@@ -152,5 +155,14 @@ mod tests {
         let d = Deliveries::open(&path, 10).unwrap();
         assert!(d.contains("next") && !d.contains("partnext"));
         assert!(!valid_id("") && !valid_id(&"a".repeat(65)) && !valid_id("a/b"));
+    }
+
+    #[test]
+    fn a_line_that_is_not_utf8_is_skipped_not_fatal() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("deliveries");
+        std::fs::write(&path, b"good-1\nba\xffd\ngood-2\n").unwrap();
+        let d = Deliveries::open(&path, 10).unwrap();
+        assert!(d.contains("good-1") && d.contains("good-2"));
     }
 }

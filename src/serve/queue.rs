@@ -142,8 +142,7 @@ impl Queue {
             return Some(None);
         };
         drop(state);
-        let item =
-            std::fs::read(&path).and_then(|b| serde_json::from_slice(&b).map_err(io::Error::other));
+        let item = read_item(&path);
         Some(Some((path, item)))
     }
 
@@ -182,6 +181,24 @@ impl Queue {
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// A queue item is a few hundred bytes of references; one bigger than this is not ours.
+const ITEM_MAX: u64 = 64 << 10;
+
+/// Reads one item, bounded: a file put in the queue directory by mistake cannot exhaust memory.
+fn read_item(path: &Path) -> io::Result<Item> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(ITEM_MAX + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > ITEM_MAX {
+        return Err(io::Error::other(format!(
+            "over {ITEM_MAX} bytes: not a work item"
+        )));
+    }
+    serde_json::from_slice(&bytes).map_err(io::Error::other)
 }
 
 #[cfg(test)]
@@ -237,5 +254,14 @@ mod tests {
         q.pause(Duration::from_secs(5));
         assert!(started.elapsed() < Duration::from_secs(1));
         assert_eq!(Queue::open(dir.path(), 1).unwrap().len(), 1, "kept on disk");
+    }
+
+    #[test]
+    fn an_oversized_item_is_refused_unread() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big");
+        std::fs::write(&path, vec![b' '; ITEM_MAX as usize + 10]).unwrap();
+        let err = read_item(&path).unwrap_err();
+        assert_eq!(err.to_string(), "over 65536 bytes: not a work item");
     }
 }
