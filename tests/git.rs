@@ -11,7 +11,7 @@ use crate::harness::git::{file_url, git_cmd, git_dated, shallow_clone, AUTHOR, E
 use crate::harness::report::sha as secret_sha;
 use crate::harness::{keysweep, write, Run};
 
-const RULE: &str = r#"
+pub(crate) const RULE: &str = r#"
 [[rule]]
 id = "test.key"
 description = "test key"
@@ -20,7 +20,7 @@ keywords = ["tk_"]
 "#;
 
 /// Distinct format-valid test keys (random-looking, so no placeholder filter drops them).
-fn key(n: u32) -> String {
+pub(crate) fn key(n: u32) -> String {
     format!("tk_{}", Fakes::new(u64::from(n)).body(24, BASE62))
 }
 

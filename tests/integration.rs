@@ -10,6 +10,7 @@ mod ci;
 mod ci_history;
 mod cli;
 mod git;
+mod git_objects;
 mod github;
 mod revoke;
 mod revoke_journal;

@@ -90,8 +90,30 @@ pub struct GitArgs {
     /// Record what was scanned in FILE; later runs read and report only what is new since.
     #[arg(long, value_name = "FILE", conflicts_with = "range")]
     pub state: Option<PathBuf>,
+    /// A blob stored as a delta is rebuilt whole in memory (up to about three times its size
+    /// while it is rebuilt): bigger ones are not scanned and are reported (exit 2). Bytes, or
+    /// with a K, M or G suffix (binary). Blobs stored whole are streamed whatever their size.
+    /// [default: 128M]
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_delta_blob: Option<u64>,
     #[command(flatten)]
     pub scan: ScanArgs,
+}
+
+/// `4096`, `64K`, `128M`, `2G`: a size in bytes, suffixes binary.
+fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let (digits, shift) = match t.char_indices().last() {
+        Some((i, 'k' | 'K')) => (&t[..i], 10),
+        Some((i, 'm' | 'M')) => (&t[..i], 20),
+        Some((i, 'g' | 'G')) => (&t[..i], 30),
+        _ => (t, 0),
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("`{s}` is not a size (bytes, or with a K, M or G suffix)"))?;
+    n.checked_mul(1 << shift)
+        .ok_or_else(|| format!("`{s}` is too large"))
 }
 
 #[derive(Debug, Args)]
@@ -410,6 +432,19 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn sizes_take_binary_suffixes_and_refuse_the_rest() {
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(parse_size("64K"), Ok(64 << 10));
+        assert_eq!(parse_size("128m"), Ok(128 << 20));
+        assert_eq!(parse_size("2G"), Ok(2 << 30));
+        assert!(parse_size("12MB").unwrap_err().contains("not a size"));
+        assert!(parse_size("-1").is_err());
+        assert!(parse_size("99999999999999G")
+            .unwrap_err()
+            .contains("too large"));
     }
 
     /// Why clap refuses a command line, and what it tells the user.

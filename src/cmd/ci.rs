@@ -80,6 +80,7 @@ fn scan_history(
             all_objects: false,
             state: None,
             threads: args.scan.threads,
+            max_delta_blob: None,
         };
         source::git::scan(&pipeline.scanner, repo, &options, collector)
     };

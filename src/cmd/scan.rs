@@ -37,6 +37,7 @@ pub fn git(args: &GitArgs, messages: &Messages) -> anyhow::Result<Outcome> {
         all_objects: args.all_objects,
         state: args.state.clone(),
         threads: args.scan.threads,
+        max_delta_blob: args.max_delta_blob,
     };
     pipeline.run(&collector, || {
         source::git::scan(&pipeline.scanner, &args.repo, &options, &collector)

@@ -50,7 +50,14 @@ pub struct GitOptions {
     pub state: Option<PathBuf>,
     /// 0: one per CPU.
     pub threads: usize,
+    /// Blobs stored as deltas are rebuilt whole in memory (base, delta and result): bigger ones
+    /// are not scanned and are reported (exit 2). `None`: [`DEFAULT_MAX_DELTA_BLOB`].
+    pub max_delta_blob: Option<u64>,
 }
+
+/// The default cap on a blob rebuilt from deltas: 128 MiB, which costs up to about three times
+/// that while it is rebuilt. Blobs stored whole are streamed whatever their size.
+pub const DEFAULT_MAX_DELTA_BLOB: u64 = 128 << 20;
 
 /// Opens the repository at `path` (a work tree, any directory inside one, or a bare repository).
 pub fn open(path: &Path) -> anyhow::Result<gix::Repository> {
@@ -75,6 +82,7 @@ pub fn scan(
             n => n,
         },
         pending: Mutex::new(Vec::new()),
+        max_delta_blob: options.max_delta_blob.unwrap_or(DEFAULT_MAX_DELTA_BLOB),
     };
     if let Some(shallow) = repo.shallow_commits()? {
         scanner.messages.note(format_args!(
@@ -101,9 +109,19 @@ struct Run<'a> {
     threads: usize,
     /// Attributed blob findings, held back until [`Run::flush`] keeps one per secret and path.
     pending: Mutex<Vec<Pending>>,
+    max_delta_blob: u64,
 }
 
 impl Run<'_> {
+    /// How this run reads blobs.
+    fn reader(&self) -> read::ReadWith<'_> {
+        read::ReadWith {
+            scanner: self.scanner,
+            threads: self.threads,
+            max_delta_blob: self.max_delta_blob,
+        }
+    }
+
     fn error(&self, message: String) {
         self.scanner.messages.error(message);
     }

@@ -48,7 +48,7 @@ pub(super) fn scan(
     let intros = range.new_introductions(run, &sync, &history)?;
     let wanted: HashSet<ObjectId> = intros.iter().map(|i| i.blob).collect();
     let reachable = wanted.len();
-    let mut reading = read::scan_blobs(run.scanner, &sync, wanted, run.threads)?;
+    let mut reading = read::scan_blobs(&run.reader(), &sync, wanted)?;
     let hits = std::mem::take(&mut reading.hits);
     emit_added(run, &sync.to_thread_local(), hits, intros);
     run.note_counts(history.len(), reachable, &reading, 0);
@@ -170,10 +170,14 @@ fn base_blobs(
         }
     }
     let none = HashSet::default();
-    trees::walk_trees(repo, before_trees, &none, &none, false, None, &mut |e| {
-        report(e)
-    })
-    .blobs
+    let with = trees::WalkOptions {
+        known_trees: &none,
+        known_blobs: &none,
+        graph: None,
+        cache: None,
+        threads: 1,
+    };
+    trees::walk_trees(repo, before_trees, &with, &mut |e| report(e)).blobs
 }
 
 /// Hands on each hit at the introductions (of `intros`) that added its line: a key already in

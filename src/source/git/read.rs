@@ -60,33 +60,26 @@ impl Reading {
     }
 }
 
-/// Reads and scans every blob in `wanted` once, on `threads` threads.
+/// How blobs are read: by which scanner, on how many threads, within which limits.
+pub struct ReadWith<'a> {
+    pub scanner: &'a Scanner,
+    pub threads: usize,
+    /// See [`super::GitOptions::max_delta_blob`].
+    pub max_delta_blob: u64,
+}
+
+/// Reads and scans every blob in `wanted` once.
 pub fn scan_blobs(
-    scanner: &Scanner,
+    with: &ReadWith<'_>,
     repo: &gix::ThreadSafeRepository,
     mut wanted: HashSet<ObjectId>,
-    threads: usize,
 ) -> anyhow::Result<Reading> {
     let local = repo.to_thread_local();
     let mut reading = Reading::default();
-    traverse_packs(
-        scanner,
-        &local,
-        threads,
-        Packs::Wanted(&mut wanted),
-        None,
-        &mut reading,
-    );
+    traverse_packs(with, &local, Packs::Wanted(&mut wanted), None, &mut reading);
     if !wanted.is_empty() {
         let order = pack_order(&local, wanted)?;
-        object_by_object(
-            scanner,
-            repo,
-            &order,
-            threads,
-            Kinds::BlobsOnly,
-            &mut reading,
-        );
+        object_by_object(with, repo, &order, Kinds::BlobsOnly, &mut reading);
     }
     Ok(reading)
 }
@@ -97,9 +90,8 @@ pub fn scan_blobs(
 /// Blobs in packs too big to traverse, or in alternate object directories, are left out: the
 /// caller reads those reachable ones with [`scan_blobs`].
 pub fn scan_store(
-    scanner: &Scanner,
+    with: &ReadWith<'_>,
     repo: &gix::ThreadSafeRepository,
-    threads: usize,
 ) -> anyhow::Result<Reading> {
     let local = repo.to_thread_local();
     let objects_dir = local.objects.store_ref().path().to_path_buf();
@@ -107,9 +99,8 @@ pub fn scan_store(
     let mut done: HashSet<ObjectId> = HashSet::default();
     let tree_budget = AtomicUsize::new(TREE_CACHE_BYTES);
     traverse_packs(
-        scanner,
+        with,
         &local,
-        threads,
         Packs::All(&mut done),
         Some(&tree_budget),
         &mut reading,
@@ -119,14 +110,7 @@ pub fn scan_store(
         .filter_map(Result::ok)
         .filter(|id| !done.contains(id))
         .collect();
-    object_by_object(
-        scanner,
-        repo,
-        &loose,
-        threads,
-        Kinds::SkipOthers,
-        &mut reading,
-    );
+    object_by_object(with, repo, &loose, Kinds::SkipOthers, &mut reading);
     Ok(reading)
 }
 

@@ -12,7 +12,7 @@ use super::history::{self, History};
 use super::read::{self, BlobHit, Reading};
 use super::state::State;
 use super::tips::{self, Tips};
-use super::trees::{self, Contents};
+use super::trees::{self, Contents, WalkOptions};
 use super::{GitOptions, Run};
 use crate::messages::{plural, Messages};
 use crate::scan::Scratch;
@@ -71,7 +71,7 @@ fn read_history(
         // below: start it now, so that walking commits overlaps with decoding packs.
         let store = known
             .is_none()
-            .then(|| s.spawn(|| read::scan_store(run.scanner, &sync, run.threads)));
+            .then(|| s.spawn(|| read::scan_store(&run.reader(), &sync)));
         let empty = State::default();
         let known = known.unwrap_or(&empty);
         let start = Start::new(&repo, tips, all_objects, &mut error)?;
@@ -87,7 +87,8 @@ fn read_history(
                 let stored = store
                     .join()
                     .unwrap_or_else(|p| std::panic::resume_unwind(p))?;
-                let (stored, contents) = walk_with_cache(&repo, roots, stored, &mut error);
+                let (stored, contents) =
+                    walk_with_cache(&repo, roots, stored, run.threads, &mut error);
                 run.sweep_all(&sync, &history, stored, contents, start.blobs, all_objects)?
             }
             None => run.sweep_new(&sync, &history, roots, known, start.blobs)?,
@@ -211,16 +212,27 @@ fn walk_new_commits(
 }
 
 /// The tree walk of a whole history, reusing the trees the store scan decoded already; they are
-/// dropped as soon as the walk is done.
+/// dropped as soon as the walk is done. The blobs that matched are known by now: the walk's
+/// graph records where those are, and only those.
 fn walk_with_cache(
     repo: &gix::Repository,
     roots: Vec<ObjectId>,
     mut stored: Reading,
+    threads: usize,
     error: &mut dyn FnMut(String),
 ) -> (Reading, Contents) {
     let trees = std::mem::take(&mut stored.trees);
     let none = HashSet::default();
-    let contents = trees::walk_trees(repo, roots, &none, &none, true, Some(&trees), error);
+    let matched: HashSet<ObjectId> = stored.hits.iter().map(|h| h.blob).collect();
+    let wanted = |id: &gix::oid| matched.contains(id);
+    let with = WalkOptions {
+        known_trees: &none,
+        known_blobs: &none,
+        graph: Some(&wanted),
+        cache: Some(&trees),
+        threads,
+    };
+    let contents = trees::walk_trees(repo, roots, &with, error);
     (stored, contents)
 }
 
@@ -246,15 +258,14 @@ impl Run<'_> {
         extra_blobs: Vec<ObjectId>,
     ) -> anyhow::Result<Swept> {
         let repo = sync.to_thread_local();
-        let contents = trees::walk_trees(
-            &repo,
-            roots,
-            &known.trees,
-            &known.blobs,
-            false,
-            None,
-            &mut |m| self.error(m),
-        );
+        let with = WalkOptions {
+            known_trees: &known.trees,
+            known_blobs: &known.blobs,
+            graph: None,
+            cache: None,
+            threads: self.threads,
+        };
+        let contents = trees::walk_trees(&repo, roots, &with, &mut |m| self.error(m));
         self.note_submodules(&contents.submodules);
         let mut wanted = contents.blobs;
         wanted.extend(
@@ -263,7 +274,7 @@ impl Run<'_> {
                 .filter(|id| !known.blobs.contains(id)),
         );
         let reachable = wanted.len();
-        let mut reading = read::scan_blobs(self.scanner, sync, wanted, self.threads)?;
+        let mut reading = read::scan_blobs(&self.reader(), sync, wanted)?;
         let hits = std::mem::take(&mut reading.hits);
         self.attribute_and_emit(sync, history, hits, None);
         Ok(Swept {
@@ -294,9 +305,12 @@ impl Run<'_> {
         if !keep_unreachable {
             self.drop_unreachable(&mut reading.hits, &contents.blobs);
         }
+        // The graph knows where the blobs that matched in the store scan are; a blob read only
+        // now (alternates, a pack the traversal gave up on) that matched is not in it.
+        let graph = contents.graph.as_ref().filter(|_| later.hits.is_empty());
         reading.absorb(later);
         let hits = std::mem::take(&mut reading.hits);
-        self.attribute_and_emit(sync, history, hits, contents.graph.as_ref());
+        self.attribute_and_emit(sync, history, hits, graph);
         let unreachable = scanned
             .iter()
             .filter(|id| !contents.blobs.contains(*id))
@@ -325,7 +339,7 @@ impl Run<'_> {
             .filter(|id| !scanned.contains(*id) && !failed.contains(*id))
             .copied()
             .collect();
-        read::scan_blobs(self.scanner, sync, rest, self.threads)
+        read::scan_blobs(&self.reader(), sync, rest)
     }
 
     /// Drops the hits in blobs no ref reaches (`--all-objects` keeps them), saying how many.

@@ -1,6 +1,7 @@
 //! Blobs read one object at a time, in the order the store lays them out, on several threads:
 //! loose objects, alternates, a few new blobs, or what a pack traversal gave up on.
 
+use std::io::Read;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
 
@@ -8,8 +9,9 @@ use gix::objs::{Find, FindHeader, Kind};
 use gix::ObjectId;
 
 use super::stream::Streams;
-use super::{BlobHit, Reading};
+use super::{BlobHit, ReadWith, Reading};
 use crate::finding::Origin;
+use crate::messages::human_bytes;
 use crate::scan::{Scanner, Scratch, CHUNK_SIZE};
 use crate::source::git::parallel::{in_runs, into_inner, lock};
 
@@ -30,17 +32,16 @@ pub(super) enum Kinds {
 
 /// Reads and scans `ids` one object at a time, on `threads` threads.
 pub(super) fn object_by_object(
-    scanner: &Scanner,
+    with: &ReadWith<'_>,
     repo: &gix::ThreadSafeRepository,
     ids: &[ObjectId],
-    threads: usize,
     kinds: Kinds,
     reading: &mut Reading,
 ) {
     if ids.is_empty() {
         return;
     }
-    let threads = threads.clamp(1, ids.len().max(1));
+    let threads = with.threads.clamp(1, ids.len().max(1));
     let run = run_length(ids.len(), threads);
     let (read, streamed) = (AtomicU64::new(0), AtomicU64::new(0));
     let results = Mutex::new(Vec::new());
@@ -48,7 +49,7 @@ pub(super) fn object_by_object(
         ids,
         threads,
         run,
-        || BlobReader::new(scanner, repo.to_thread_local(), kinds),
+        || BlobReader::new(with, repo.to_thread_local(), kinds),
         |reader, id| reader.scan(id),
         |reader| {
             read.fetch_add(reader.read, Relaxed);
@@ -79,12 +80,14 @@ struct BlobReader<'a> {
     read: u64,
     streamed: u64,
     kinds: Kinds,
+    max_delta_blob: u64,
 }
 
 impl<'a> BlobReader<'a> {
-    fn new(scanner: &'a Scanner, repo: gix::Repository, kinds: Kinds) -> Self {
+    fn new(with: &ReadWith<'a>, repo: gix::Repository, kinds: Kinds) -> Self {
         BlobReader {
-            scanner,
+            scanner: with.scanner,
+            max_delta_blob: with.max_delta_blob,
             streams: Streams::new(&repo),
             repo,
             scratch: Scratch::default(),
@@ -100,10 +103,13 @@ impl<'a> BlobReader<'a> {
     }
 
     fn scan(&mut self, id: &ObjectId) {
+        let before = self.hits.len();
         match self.try_scan(id) {
             Ok(true) => self.done.push(*id),
             Ok(false) => {}
             Err(message) => {
+                // What a corrupt object seemed to hold is not what history holds under its id.
+                self.hits.truncate(before);
                 let what = match self.kinds {
                     Kinds::BlobsOnly => "blob",
                     Kinds::SkipOthers => "object",
@@ -141,26 +147,87 @@ impl<'a> BlobReader<'a> {
             ..
         } = self;
         let mut emit = |finding| hits.push(BlobHit { blob: *id, finding });
-        if header.size > CHUNK_SIZE as u64 {
+        // Big blobs are streamed when stored whole; one stored as a delta is rebuilt whole.
+        if header.size > (CHUNK_SIZE as u64).min(self.max_delta_blob) {
             match streams.open(id) {
-                Ok(Some(mut stream)) => {
+                Ok(Some(stream)) => {
                     self.streamed += 1;
-                    return scanner
+                    let mut stream = Verified::new(stream, id, header.size);
+                    scanner
                         .scan_reader(&mut stream, origin, scratch, &mut emit)
-                        .map(|_| true)
-                        .map_err(|e| e.to_string());
+                        .map_err(|e| e.to_string())?;
+                    return stream.finish().map(|_| true);
                 }
                 Ok(None) => {}
                 Err(e) => return Err(e.to_string()),
             }
+            if header.size > self.max_delta_blob {
+                return Err(format!(
+                    "{} stored as a delta is over the {} limit on rebuilding one in memory \
+                     (--max-delta-blob): not scanned",
+                    human_bytes(header.size),
+                    human_bytes(self.max_delta_blob)
+                ));
+            }
         }
         match repo.objects.try_find(id, buf) {
             Ok(Some(data)) => {
+                verify(
+                    id,
+                    gix::objs::compute_hash(id.kind(), Kind::Blob, data.data),
+                )?;
                 scanner.scan_bytes(data.data, origin, scratch, &mut emit);
                 Ok(true)
             }
             Ok(None) => Err("missing from the object database".into()),
             Err(e) => Err(format!("{e:#}")),
         }
+    }
+}
+
+/// Objects read one by one are hashed and checked against their id: git's object store does not
+/// check on read, and a loose object is a plain file anyone can overwrite. (The pack traversal
+/// does not re-hash: that would cost more than decoding, and packs carry checksums of their own.)
+fn verify<E: std::fmt::Display>(id: &ObjectId, actual: Result<ObjectId, E>) -> Result<(), String> {
+    match actual {
+        Ok(actual) if actual == *id => Ok(()),
+        Ok(actual) => Err(format!(
+            "content does not match its id (it hashes to {actual}): the object is corrupt, \
+             not scanned"
+        )),
+        Err(e) => Err(format!("cannot hash its content: {e}")),
+    }
+}
+
+/// A blob's stream, hashed as it is read; [`Verified::finish`] reads what the scanner left
+/// (a binary blob is judged on its first chunk) and checks the id.
+struct Verified<R> {
+    inner: R,
+    id: ObjectId,
+    hasher: gix::hash::Hasher,
+}
+
+impl<R: Read> Verified<R> {
+    fn new(inner: R, id: &ObjectId, size: u64) -> Self {
+        let mut hasher = gix::hash::hasher(id.kind());
+        hasher.update(&gix::objs::encode::loose_header(Kind::Blob, size));
+        Verified {
+            inner,
+            id: *id,
+            hasher,
+        }
+    }
+
+    fn finish(mut self) -> Result<(), String> {
+        std::io::copy(&mut self, &mut std::io::sink()).map_err(|e| e.to_string())?;
+        verify(&self.id, self.hasher.try_finalize())
+    }
+}
+
+impl<R: Read> Read for Verified<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
     }
 }

@@ -10,7 +10,7 @@ use gix::objs::Kind;
 use gix::odb::pack;
 use gix::ObjectId;
 
-use super::{pack_indices, BlobHit, Reading};
+use super::{pack_indices, BlobHit, ReadWith, Reading};
 use crate::finding::Origin;
 use crate::scan::{Scanner, Scratch};
 
@@ -79,9 +79,8 @@ pub(super) enum Packs<'a> {
 }
 
 pub(super) fn traverse_packs(
-    scanner: &Scanner,
+    with: &ReadWith<'_>,
     repo: &gix::Repository,
-    threads: usize,
     mut packs_for: Packs<'_>,
     tree_budget: Option<&AtomicUsize>,
     reading: &mut Reading,
@@ -102,15 +101,7 @@ pub(super) fn traverse_packs(
             Packs::Wanted(w) => Select::Only(w),
             Packs::All(done) => Select::AllBut(done),
         };
-        let scanned = traverse_pack(
-            scanner,
-            &index,
-            &data,
-            select,
-            tree_budget,
-            threads,
-            reading,
-        );
+        let scanned = traverse_pack(with, &index, &data, select, tree_budget, reading);
         match &mut packs_for {
             Packs::Wanted(w) => scanned.iter().for_each(|id| {
                 w.remove(id);
@@ -150,17 +141,16 @@ fn packs(objects_dir: &Path) -> Vec<(PathBuf, PathBuf)> {
 /// Returns the blobs scanned; if the traversal stops early (an object over the size limit, a
 /// damaged entry) the others are simply not in the list and are read object by object.
 fn traverse_pack(
-    scanner: &Scanner,
+    with: &ReadWith<'_>,
     index: &pack::index::File,
     data: &pack::data::File,
     select: Select<'_>,
     tree_budget: Option<&AtomicUsize>,
-    threads: usize,
     reading: &mut Reading,
 ) -> Vec<ObjectId> {
     let sink = Mutex::new(PackSink::default());
     let state = PackScan {
-        scanner,
+        scanner: with.scanner,
         select,
         tree_budget,
         arena: Vec::new(),
@@ -192,11 +182,15 @@ fn traverse_pack(
         processor,
         pack::index::traverse::Options {
             traversal: pack::index::traverse::Algorithm::DeltaTreeLookup,
-            thread_limit: Some(threads.max(1)),
+            thread_limit: Some(with.threads.max(1)),
             // Object ids are checked by reachability, not re-hashed: hashing every object would
             // cost more than decoding it. Damage still surfaces as a decode error.
             check: pack::index::traverse::SafetyCheck::SkipFileAndObjectChecksumVerificationAndNoAbortOnDecodeError,
-            alloc_limit_bytes: Some(TRAVERSE_OBJECT_LIMIT),
+            // Over the delta limit too: such an object stops the traversal and is then read
+            // (streamed when stored whole, refused when a delta) object by object.
+            alloc_limit_bytes: Some(
+                TRAVERSE_OBJECT_LIMIT.min(usize::try_from(with.max_delta_blob).unwrap_or(usize::MAX)),
+            ),
             make_pack_lookup_cache: || pack::cache::Never,
         },
     );
