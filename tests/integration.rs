@@ -11,6 +11,7 @@ mod ci_history;
 mod cli;
 mod git;
 mod github;
+mod hostile;
 mod revoke;
 mod serve;
 mod serve_bench;

@@ -38,9 +38,12 @@ pub fn git(args: &GitArgs, messages: &Messages) -> anyhow::Result<Outcome> {
         state: args.state.clone(),
         threads: args.scan.threads,
     };
-    pipeline.run(&collector, || {
+    // A source that stops part-way still has findings: they are reported, beside the error.
+    if let Err(e) = pipeline.run(&collector, || {
         source::git::scan(&pipeline.scanner, &args.repo, &options, &collector)
-    })?;
+    }) {
+        messages.error(format_args!("{e:#}"));
+    }
     pipeline.finish(collector, &args.scan.report())
 }
 
