@@ -282,7 +282,10 @@ fn an_event_without_an_id_is_skipped_and_reported_and_the_rest_of_its_page_scann
 
 /// A one-thread HTTP server on 127.0.0.1 answering every request with
 /// `respond(base, request target)` (a whole HTTP response); counts the requests it answers.
-fn canned_server(respond: fn(&str, &str) -> String) -> (String, Arc<AtomicUsize>) {
+/// How a [`canned_server`] answers: `(base URL, request target) → whole HTTP response`.
+type Respond = fn(&str, &str) -> String;
+
+fn canned_server(respond: Respond) -> (String, Arc<AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let count = Arc::new(AtomicUsize::new(0));
@@ -322,7 +325,7 @@ fn empty_page(next: &str) -> String {
 #[test]
 fn next_links_that_loop_or_leave_the_api_host_are_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let cases: [(fn(&str, &str) -> String, &str); 3] = [
+    let cases: [(Respond, &str); 3] = [
         (
             |base, target| empty_page(&format!("{base}{target}")),
             "was read already",
