@@ -137,7 +137,9 @@ impl Config {
                 root.parent().unwrap_or(Path::new("."))
             };
             let candidate = dir.join(FILE_NAME);
-            if candidate.is_file() {
+            // Anything by that name counts (a symbolic link to a device, a FIFO): it is read,
+            // or refused with the reason, never silently taken for no configuration.
+            if candidate.symlink_metadata().is_ok() {
                 return Self::read(&candidate);
             }
         }
@@ -148,7 +150,7 @@ impl Config {
     }
 
     pub fn read(path: &Path) -> anyhow::Result<Config> {
-        let text = std::fs::read_to_string(path)
+        let text = crate::control::read_to_string(path, crate::control::CONTROL_FILE_MAX)
             .with_context(|| format!("cannot read config {}", path.display()))?;
         let mut config: Config =
             toml::from_str(&text).with_context(|| format!("invalid config {}", path.display()))?;

@@ -17,6 +17,10 @@ pub struct Origin {
     pub source: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
+    /// The path's exact bytes, only when they are not UTF-8 (`path` then shows U+FFFD in
+    /// their place): machine readers can still name the file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_bytes: Option<Vec<u8>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repo: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -72,6 +76,18 @@ impl Origin {
             ..Origin::new(source)
         }
     }
+
+    /// An origin at a path given as bytes: `path` for people, and the bytes themselves when
+    /// they are not UTF-8, so nothing is lost.
+    pub fn with_path_bytes(source: &str, path: &[u8]) -> Self {
+        match std::str::from_utf8(path) {
+            Ok(p) => Origin::with_path(source, p),
+            Err(_) => Origin {
+                path_bytes: Some(path.to_vec()),
+                ..Origin::with_path(source, String::from_utf8_lossy(path))
+            },
+        }
+    }
 }
 
 /// One occurrence of a secret. The JSON Lines field names (`rule`, `secret_sha256`,
@@ -108,6 +124,15 @@ pub struct Finding {
 }
 
 impl Finding {
+    /// Drops what only `--show-secrets` puts in a finding: the raw secret, and a snippet that
+    /// may show it or other secrets of its line raw (a report read back, e.g. by `revoke
+    /// --from`, must not pass them on). `redacted` and the hashes stay.
+    pub fn forget_secret(&mut self) {
+        if self.secret.take().is_some() {
+            self.snippet.clear();
+        }
+    }
+
     /// Display location: `path:line:column`, or `<source>:line:column` when there is no path.
     pub fn location(&self) -> String {
         let path = self.origin.path.as_deref().unwrap_or(&self.origin.source);

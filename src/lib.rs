@@ -12,6 +12,8 @@ pub mod ci;
 pub mod cli;
 pub mod cmd;
 pub mod config;
+pub mod control;
+pub mod escape;
 pub mod finding;
 pub mod github;
 pub mod hook;

@@ -148,6 +148,9 @@ impl Messages {
     }
 
     fn line(&self, line: std::fmt::Arguments<'_>) {
+        // Messages quote paths, names and server text: nothing in them may drive the terminal.
+        let line = line.to_string();
+        let line = crate::escape::visible_lines(&line);
         match &self.inner.sink {
             Sink::Stderr => {
                 let _guard = lock(&STDERR);

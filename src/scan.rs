@@ -14,7 +14,10 @@ use crate::finding::{fingerprint, redact, secret_sha256, Finding, Origin};
 use crate::matcher::{self, Match, Matcher};
 use crate::messages::Messages;
 use crate::rules::RuleSet;
-use crate::suppress::{inline_allowed, Suppressor};
+use crate::suppress::Suppressor;
+use locate::{chars, Locator};
+
+mod locate;
 
 /// Inputs larger than this are read in chunks; memory per thread stays near this size whatever
 /// the file size.
@@ -218,24 +221,16 @@ impl Scanner {
         matches.clear();
         self.matcher
             .find(&self.rules, chunk.bytes, mscratch, matches);
+        let redactions = mscratch.redactions();
         matches.retain(|m| chunk.accept.contains(&m.secret.start));
         if matches.is_empty() {
             return;
         }
         let bytes = chunk.bytes;
-        let (mut line, mut counted_to) = (chunk.line, 0);
+        let mut locator = Locator::new(bytes, chunk.line, chunk.column);
         for m in matches.iter() {
-            line += memchr::memchr_iter(b'\n', &bytes[counted_to..m.secret.start]).count() as u64;
-            counted_to = m.secret.start;
-            let line_start = memchr::memrchr(b'\n', &bytes[..m.secret.start]).map_or(0, |i| i + 1);
-            let column = if line_start == 0 { chunk.column } else { 0 }
-                + chars(&bytes[line_start..m.secret.start])
-                + 1;
-            let span_line_start =
-                memchr::memrchr(b'\n', &bytes[..m.span.start]).map_or(0, |i| i + 1);
-            let line_end = memchr::memchr(b'\n', &bytes[m.secret.end..])
-                .map_or(bytes.len(), |i| m.secret.end + i);
-            if inline_allowed(&bytes[span_line_start..line_end]) {
+            let place = locator.place(m.span.start, m.secret.clone());
+            if place.allowed {
                 self.stats.suppressed.fetch_add(1, Relaxed);
                 continue;
             }
@@ -264,44 +259,40 @@ impl Scanner {
                     .clone()
                     .map(|r| String::from_utf8_lossy(&bytes[r]).into_owned()),
                 revocable: rule.spec.revocable,
-                line,
-                column,
-                snippet: self.snippet(bytes, line_start..line_end, m.secret.clone(), matches),
+                line: place.line,
+                column: place.column,
+                snippet: self.snippet(bytes, place.line_range, m.secret.clone(), redactions),
                 origin: origin.clone(),
                 revocation: None,
             });
         }
     }
 
-    /// The line(s) holding the secret, cut to [`SNIPPET_MAX`] around it, with every secret
-    /// found in that range replaced by its redacted form (not only this finding's: another key
-    /// on the same line must not leak through this one's snippet).
+    /// The line(s) holding the secret, cut to [`SNIPPET_MAX`] around it, with every regex match
+    /// of every rule in that range replaced by its redacted form: not only this finding's (another
+    /// key on the line, reported or not, must not leak through this one's snippet).
     fn snippet(
         &self,
         bytes: &[u8],
         line: Range<usize>,
         secret: Range<usize>,
-        all: &[Match],
+        redactions: &[(usize, Range<usize>)],
     ) -> String {
         let margin = SNIPPET_MAX / 2;
         let lo = line.start.max(secret.start.saturating_sub(margin));
         let hi = line.end.min(secret.end + margin).max(lo);
         let mut out = Vec::with_capacity(hi - lo + 16);
         let mut at = lo;
-        for m in all {
-            let (s, e) = (m.secret.start, m.secret.end);
-            if e <= at || s >= hi {
-                continue;
-            }
-            out.extend_from_slice(&bytes[at..s.max(at)]);
-            let rule = self.rules.get(m.rule);
-            let raw = &bytes[s..e];
+        for (rule, r) in locate::touching(redactions, lo..hi) {
+            out.extend_from_slice(&bytes[at..r.start.max(at)]);
+            let raw = &bytes[r.clone()];
             if self.options.show_secrets {
-                out.extend_from_slice(raw);
+                out.extend_from_slice(&bytes[r.start.max(at)..r.end]);
             } else {
-                out.extend_from_slice(redact(raw, rule.prefix_of(raw)).as_bytes());
+                let prefix = self.rules.get(*rule).prefix_of(raw);
+                out.extend_from_slice(redact(raw, prefix).as_bytes());
             }
-            at = e;
+            at = r.end;
         }
         if at < hi {
             out.extend_from_slice(&bytes[at..hi]);
@@ -357,12 +348,6 @@ fn advance(line: u64, column: u64, passed: &[u8]) -> (u64, u64) {
         Some(i) => (line + newlines, chars(&passed[i + 1..])),
         None => (line, column + chars(passed)),
     }
-}
-
-/// Characters in UTF-8 bytes (invalid bytes count one each): columns are in characters, as
-/// editors show them.
-fn chars(bytes: &[u8]) -> u64 {
-    bytes.iter().filter(|&&b| (b & 0xC0) != 0x80).count() as u64
 }
 
 pub fn is_binary(bytes: &[u8]) -> bool {

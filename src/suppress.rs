@@ -96,7 +96,7 @@ pub fn inline_allowed(line_text: &[u8]) -> bool {
 /// A baseline is one fingerprint per line, sorted; `#` comments and blank lines are ignored.
 /// No line numbers or paths, so it survives edits and merges cleanly.
 pub fn read_baseline(path: &Path) -> anyhow::Result<BTreeSet<String>> {
-    let text = std::fs::read_to_string(path)
+    let text = crate::control::read_to_string(path, crate::control::CONTROL_FILE_MAX)
         .with_context(|| format!("cannot read baseline {}", path.display()))?;
     let mut set = BTreeSet::new();
     for (i, line) in text.lines().enumerate() {

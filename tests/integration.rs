@@ -12,6 +12,7 @@ mod cli;
 mod git;
 mod git_objects;
 mod github;
+mod hostile;
 mod revoke;
 mod revoke_journal;
 mod rules_eval;

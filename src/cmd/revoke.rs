@@ -6,6 +6,7 @@ use std::path::Path;
 use anyhow::Context;
 
 use crate::cli::RevokeCommand;
+use crate::finding::Finding;
 use crate::messages::Messages;
 use crate::output::Target;
 use crate::pipeline::Outcome;
@@ -31,6 +32,9 @@ pub fn run(args: &RevokeCommand, messages: &Messages) -> anyhow::Result<Outcome>
         .as_deref()
         .context("--from REPORT names the report to revoke from")?;
     let mut findings = report::json::read_findings_file(from)?;
+    // Revocation needs only the hashes; a report made with `--show-secrets` must not hand its
+    // raw keys on to this command's output.
+    findings.iter_mut().for_each(Finding::forget_secret);
     let revocation = Revocation::prepare(&config.revoke_section(), &rules, &options, messages)?;
     let text = args.format == Format::Text;
     let mut log: Box<dyn Write> = match (args.quiet, text) {

@@ -39,9 +39,12 @@ pub fn git(args: &GitArgs, messages: &Messages) -> anyhow::Result<Outcome> {
         threads: args.scan.threads,
         max_delta_blob: args.max_delta_blob,
     };
-    pipeline.run(&collector, || {
+    // A source that stops part-way still has findings: they are reported, beside the error.
+    if let Err(e) = pipeline.run(&collector, || {
         source::git::scan(&pipeline.scanner, &args.repo, &options, &collector)
-    })?;
+    }) {
+        messages.error(format_args!("{e:#}"));
+    }
     pipeline.finish(collector, &args.scan.report())
 }
 

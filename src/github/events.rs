@@ -17,7 +17,7 @@ use super::client::{ApiError, Client};
 use super::feed::{self, Batch, Event, Feed};
 use super::handler::{Handler, Kind};
 use super::repos;
-use super::state::{Cache, EventsState};
+use super::state::{Cache, EventsState, Retry};
 use super::sweep::Sweeper;
 use crate::finding::Finding;
 use crate::messages::plural;
@@ -27,6 +27,15 @@ use crate::scan::Collector;
 
 /// When GitHub sends no `X-Poll-Interval`: its documented default.
 const DEFAULT_POLL_INTERVAL: u64 = 60;
+/// Passes an event whose handling fails is tried in, before it is given up with an error.
+const MAX_ATTEMPTS: u32 = 5;
+
+/// What became of one event of a batch, in the batch's order.
+enum Handled {
+    Done(String),
+    /// Failed; to be tried again (the id, and the passes tried so far).
+    Retry(Retry),
+}
 
 /// Which feed to poll, and where the poller keeps what it remembers.
 #[derive(Debug, Clone)]
@@ -71,6 +80,7 @@ pub fn run(
         state,
         state_path,
         handler: Handler::new(&sweeper),
+        handled: Vec::new(),
         pipeline,
         client,
         options,
@@ -89,6 +99,8 @@ struct Poller<'a> {
     state: EventsState,
     state_path: PathBuf,
     handler: Handler<'a>,
+    /// The last batch's events, oldest first, as [`Poller::handle`] left them.
+    handled: Vec<Handled>,
     pipeline: &'a Pipeline,
     client: &'a Client,
     options: &'a EventsOptions,
@@ -154,9 +166,23 @@ impl Poller<'_> {
                 self.state.last_event_id.as_deref().unwrap_or("?")
             ));
         }
+        for why in &batch.skipped {
+            messages.error(format_args!("{why}: skipped"));
+        }
         let mut found = Vec::new();
+        self.handled.clear();
         for event in &batch.events {
+            if self.state.done.contains(&event.id) {
+                self.handled.push(Handled::Done(event.id.clone()));
+                continue;
+            }
+            let errors = messages.errors();
             self.handle_event(event, &mut |f| found.push(f));
+            let handled = match messages.errors() > errors {
+                true => self.failed(event),
+                false => Handled::Done(event.id.clone()),
+            };
+            self.handled.push(handled);
         }
         // A watcher is quiet while nothing happens; a single pass always says what it did.
         if !self.options.quiet && (!self.options.watch || !batch.events.is_empty()) {
@@ -202,6 +228,36 @@ impl Poller<'_> {
         }
     }
 
+    /// An event whose handling reported an error: tried again on the next pass (the position
+    /// stays before it), up to [`MAX_ATTEMPTS`] passes, each one said.
+    fn failed(&self, event: &Event) -> Handled {
+        let attempts = 1 + self
+            .state
+            .retry
+            .iter()
+            .find(|r| r.id == event.id)
+            .map_or(0, |r| r.attempts);
+        let messages = self.pipeline.messages();
+        let repo = event.repo().unwrap_or("?");
+        if attempts >= MAX_ATTEMPTS {
+            messages.error(format_args!(
+                "event {} ({} on {repo}) failed {attempts} passes: given up; sweep {repo} to \
+                 cover what it brought",
+                event.id, event.kind
+            ));
+            return Handled::Done(event.id.clone());
+        }
+        messages.note(format_args!(
+            "event {} ({} on {repo}) will be tried again on the next pass (attempt {attempts} of \
+             {MAX_ATTEMPTS})",
+            event.id, event.kind
+        ));
+        Handled::Retry(Retry {
+            id: event.id.clone(),
+            attempts,
+        })
+    }
+
     /// A watcher revokes as each poll's findings are known, not at an end that never comes.
     fn revoke(&self, found: &mut [Finding]) -> anyhow::Result<()> {
         if found.is_empty() {
@@ -218,15 +274,24 @@ impl Poller<'_> {
     /// Moves the position past `batch`, now that its findings are written, and puts in force the
     /// repository state its events staged.
     fn advance(&mut self, batch: &Batch) -> anyhow::Result<()> {
-        let next = EventsState {
+        let mut next = EventsState {
             feed: self.feed.label(),
-            last_event_id: batch
-                .events
-                .last()
-                .map(|e| e.id.clone())
-                .or_else(|| self.state.last_event_id.clone()),
-            etag: batch.etag.clone(),
+            last_event_id: self.state.last_event_id.clone(),
+            ..EventsState::default()
         };
+        // The position moves up to the oldest event to try again; what was handled after it
+        // is remembered by id, so the next pass neither misses nor repeats anything.
+        for handled in self.handled.drain(..) {
+            match handled {
+                Handled::Retry(r) => next.retry.push(r),
+                Handled::Done(id) if next.retry.is_empty() => next.last_event_id = Some(id),
+                Handled::Done(id) => next.done.push(id),
+            }
+        }
+        // An unchanged feed answers 304 with no events: events to retry must be read again.
+        if next.retry.is_empty() {
+            next.etag = batch.etag.clone();
+        }
         self.handler.sweeper().pending.commit()?;
         next.save(&self.state_path)?;
         self.state = next;

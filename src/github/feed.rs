@@ -11,7 +11,7 @@ use std::collections::HashSet;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::client::{ApiError, Client, Reply};
+use super::client::{ApiError, Client, Pages, Reply, MAX_PAGES};
 use super::repos;
 use super::state::EventsState;
 
@@ -121,6 +121,28 @@ pub struct Batch {
     pub poll_interval: Option<u64>,
     /// The last known event was not found: events between it and the oldest here are lost.
     pub gap: bool,
+    /// Events that could not be read (no id, wrong shape): why, for the error each one is.
+    pub skipped: Vec<String>,
+}
+
+/// The events of one page. One malformed event (no `id`, a field of the wrong type) is
+/// skipped and said, not a reason to lose the page's other events.
+fn events_of(page: &Reply, url: &str, skipped: &mut Vec<String>) -> Result<Vec<Event>, ApiError> {
+    let values: Vec<Value> = page.json(url)?;
+    let mut events = Vec::with_capacity(values.len());
+    for (i, value) in values.into_iter().enumerate() {
+        match Event::deserialize(value) {
+            Ok(e) => events.push(e),
+            // Up to the first colon, serde's message names what is wrong, not the value:
+            // nothing of the event (which may hold a secret) is echoed.
+            Err(e) => {
+                let e = e.to_string();
+                let why = e.split(": ").next().unwrap_or("malformed");
+                skipped.push(format!("event {} of page {url}: {why}", i + 1))
+            }
+        }
+    }
+    Ok(events)
 }
 
 /// Event ids grow; compare them as numbers (as strings of different lengths they would not).
@@ -154,7 +176,14 @@ pub fn poll(client: &Client, feed: &Feed, state: &EventsState) -> Result<Batch, 
         return Ok(batch);
     }
     let last = state.last_event_id.as_deref();
-    let reached = read_pages(client, reply, first, last, &mut batch.events)?;
+    let reached = read_pages(
+        client,
+        reply,
+        first,
+        last,
+        &mut batch.events,
+        &mut batch.skipped,
+    )?;
     batch.gap = last.is_some() && !reached;
     batch.events.sort_by(by_id);
     Ok(batch)
@@ -168,11 +197,13 @@ fn read_pages(
     mut url: String,
     last: Option<&str>,
     events: &mut Vec<Event>,
+    skipped: &mut Vec<String>,
 ) -> Result<bool, ApiError> {
     let mut seen = HashSet::new();
     let mut reached = false;
+    let mut pages = Pages::new(&url, MAX_PAGES);
     loop {
-        for e in page.json::<Vec<Event>>(&url)? {
+        for e in events_of(&page, &url, skipped)? {
             if last.is_some_and(|l| !newer(&e.id, l)) {
                 reached = true;
                 continue;
@@ -184,6 +215,7 @@ fn read_pages(
         }
         match page.next.take() {
             Some(next) if !reached => {
+                pages.follow(&url, &next)?;
                 page = client.send(&next, None)?;
                 url = next;
             }

@@ -190,6 +190,21 @@ pub struct EventsState {
     pub last_event_id: Option<String>,
     /// ETag of the first page when `last_event_id` was recorded, for `If-None-Match`.
     pub etag: Option<String>,
+    /// Events newer than `last_event_id` whose handling failed, with the passes tried so far:
+    /// the position stays before the oldest of them, so the next pass reads them again. Ids
+    /// only, never an event's content (it may hold a secret).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub retry: Vec<Retry>,
+    /// Events newer than `last_event_id` that were handled (after a failed one): not again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub done: Vec<String>,
+}
+
+/// An event to handle again on the next pass.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Retry {
+    pub id: String,
+    pub attempts: u32,
 }
 
 impl EventsState {
@@ -270,6 +285,7 @@ mod tests {
             feed: "orgs/acme".into(),
             last_event_id: Some("42".into()),
             etag: Some("\"e\"".into()),
+            ..EventsState::default()
         }
         .save(&p)
         .unwrap();

@@ -87,6 +87,41 @@ impl fmt::Debug for Token {
     }
 }
 
+/// Text derived from a server's response (an error `message`), made fit to print: `secrets`
+/// (the token sent) and anything secret-shaped (a run of 20 or more token characters with
+/// letters and digits) replaced by `[redacted]`, control characters by spaces, cut to 200
+/// characters. A server or proxy that echoes the request must not put the token on stderr.
+pub fn scrub(text: &str, secrets: &[&str]) -> String {
+    let mut text = text.to_string();
+    for s in secrets.iter().filter(|s| s.len() >= 4) {
+        text = text.replace(s, "[redacted]");
+    }
+    let token_char = |c: char| c.is_ascii_alphanumeric() || "-_+/=.~".contains(c);
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text.as_str();
+    while let Some(start) = rest.find(token_char) {
+        out.push_str(&rest[..start]);
+        let run = &rest[start..];
+        let end = run.find(|c: char| !token_char(c)).unwrap_or(run.len());
+        let word = &run[..end];
+        let shaped = word.len() >= 20
+            && word.chars().any(|c| c.is_ascii_alphabetic())
+            && word.chars().any(|c| c.is_ascii_digit());
+        out.push_str(if shaped { "[redacted]" } else { word });
+        rest = &run[end..];
+    }
+    out.push_str(rest);
+    let mut cut: String = out
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(200)
+        .collect();
+    if out.chars().count() > 200 {
+        cut.push('…');
+    }
+    cut.trim().to_string()
+}
+
 /// Whether a plain-http URL stays on this machine: `localhost` (any case), 127.0.0.0/8 or ::1.
 /// An IPv4-mapped address (`::ffff:127.0.0.1`) is not counted: it errs towards requiring https.
 pub fn is_loopback(url: &Url) -> bool {
@@ -349,5 +384,17 @@ mod tests {
             request.contains(&format!("user-agent: {}", USER_AGENT.to_lowercase())),
             "{request}"
         );
+    }
+
+    #[test]
+    fn scrub_removes_tokens_and_secret_shaped_runs() {
+        let said = "Bad credentials for Bearer test-token-x: sk_live_Q3EGRXTWZPLKJH7Mab12 \x1b[2J";
+        assert_eq!(
+            scrub(said, &["test-token-x"]),
+            "Bad credentials for Bearer [redacted]: [redacted]  [2J"
+        );
+        assert_eq!(scrub("Not Found", &[]), "Not Found");
+        let cut = scrub(&"a ".repeat(300), &[]);
+        assert!(cut.ends_with('…') && cut.chars().count() <= 201, "{cut}");
     }
 }

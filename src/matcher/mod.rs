@@ -8,6 +8,8 @@
 
 pub mod filter;
 pub mod prefilter;
+#[cfg(test)]
+mod proptests;
 
 use std::ops::Range;
 
@@ -47,6 +49,19 @@ pub struct Scratch {
     open: Vec<Option<Range<usize>>>,
     windows: Vec<(usize, Range<usize>)>,
     locs: Vec<Option<regex::bytes::CaptureLocations>>,
+    /// Every secret a rule's regex matched in the last haystack, filtered or not (see
+    /// [`Scratch::redactions`]).
+    candidates: Vec<(usize, Range<usize>)>,
+}
+
+impl Scratch {
+    /// What must never appear raw next to a finding: the secret of every regex match of the
+    /// last [`Matcher::find`], reported or not (a placeholder, a key the entropy filter
+    /// doubted, one outside the part of a chunk that reports), as disjoint ranges sorted by
+    /// position, each with the rule of its first match (for its redacted form).
+    pub fn redactions(&self) -> &[(usize, Range<usize>)] {
+        &self.candidates
+    }
 }
 
 impl Matcher {
@@ -83,6 +98,7 @@ impl Matcher {
         scratch.open.clear();
         scratch.open.resize(self.rule_count, None);
         scratch.windows.clear();
+        scratch.candidates.clear();
         if scratch.locs.len() != self.rule_count {
             scratch.locs = (0..self.rule_count).map(|_| None).collect();
         }
@@ -122,8 +138,10 @@ impl Matcher {
         for (r, window) in scratch.windows.drain(..) {
             let rule = rules.get(r);
             let locs = scratch.locs[r].get_or_insert_with(|| rule.regex().capture_locations());
-            confirm(rule, r, hay, widen_to_lines(hay, window), locs, out);
+            let window = widen_to_lines(hay, window);
+            confirm(rule, r, hay, window, locs, out, &mut scratch.candidates);
         }
+        merge_candidates(&mut scratch.candidates);
 
         let mut tail = out.split_off(first);
         tail.sort_by_key(|m| (m.secret.start, m.rule));
@@ -159,6 +177,7 @@ fn confirm(
     window: Range<usize>,
     locs: &mut regex::bytes::CaptureLocations,
     out: &mut Vec<Match>,
+    candidates: &mut Vec<(usize, Range<usize>)>,
 ) {
     let hay = &hay[..window.end];
     let mut at = window.start;
@@ -166,15 +185,20 @@ fn confirm(
         let Some(m) = rule.regex().captures_read_at(locs, hay, at) else {
             break;
         };
-        at = if m.end() > m.start() {
-            m.end()
-        } else {
-            m.end() + 1
+        let secret = locs.get(rule.secret_group()).filter(|(s, e)| s < e);
+        // The next search starts where the secret ends, not where the whole match does: a
+        // delimiter the regex consumed after one key (`AKIA… AKIA…`, `AIza…,AIza…`) is also
+        // the one before the next key, which must not be lost with it.
+        at = match secret {
+            Some((_, e)) => e,
+            _ if m.end() > m.start() => m.end(),
+            _ => m.end() + 1,
         };
-        let Some((s, e)) = locs.get(rule.secret_group()) else {
+        let Some((s, e)) = secret else {
             continue;
         };
-        if s == e || !filter::accept(rule, &hay[s..e], &hay[m.start()..m.end()]) {
+        candidates.push((index, s..e));
+        if !filter::accept(rule, &hay[s..e], &hay[m.start()..m.end()]) {
             continue;
         }
         out.push(Match {
@@ -189,6 +213,20 @@ fn confirm(
     }
 }
 
+/// Sorts the candidates by position and merges overlapping ones, so that a snippet finds the
+/// ones it shows by binary search.
+fn merge_candidates(candidates: &mut Vec<(usize, Range<usize>)>) {
+    candidates.sort_unstable_by_key(|(r, c)| (c.start, std::cmp::Reverse(c.end), *r));
+    let mut merged: Vec<(usize, Range<usize>)> = Vec::with_capacity(candidates.len());
+    for (r, c) in candidates.drain(..) {
+        match merged.last_mut() {
+            Some((_, last)) if c.start < last.end => last.end = last.end.max(c.end),
+            _ => merged.push((r, c)),
+        }
+    }
+    *candidates = merged;
+}
+
 /// Drops matches of a superseded rule whose secret lies inside a superseding match, so a pair
 /// found together is one finding rather than three.
 fn drop_superseded(rules: &RuleSet, found: &mut Vec<Match>) {
@@ -199,13 +237,24 @@ fn drop_superseded(rules: &RuleSet, found: &mut Vec<Match>) {
     {
         return;
     }
-    let composites: Vec<(Range<usize>, &[usize])> = found
+    // Sorted by start, with the furthest end so far: a match looks only at the composites
+    // that start before it and still reach it, not at every composite of the haystack.
+    let mut composites: Vec<(Range<usize>, &[usize])> = found
         .iter()
         .filter(|m| !rules.get(m.rule).supersedes.is_empty())
         .map(|m| (m.span.clone(), rules.get(m.rule).supersedes.as_slice()))
         .collect();
+    composites.sort_unstable_by_key(|(span, _)| span.start);
+    let mut reach = Vec::with_capacity(composites.len());
+    let mut furthest = 0;
+    for (span, _) in &composites {
+        furthest = furthest.max(span.end);
+        reach.push(furthest);
+    }
     found.retain(|m| {
-        !composites.iter().any(|(span, sup)| {
+        let upto = composites.partition_point(|(span, _)| span.start <= m.secret.start);
+        let from = reach[..upto].partition_point(|&end| end < m.secret.end);
+        !composites[from..upto].iter().any(|(span, sup)| {
             sup.contains(&m.rule) && span.start <= m.secret.start && m.secret.end <= span.end
         })
     });

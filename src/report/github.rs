@@ -91,7 +91,9 @@ pub fn write_annotations(findings: &[Finding], out: &mut dyn Write) -> io::Resul
 
 /// Workflow-command escaping: data escapes `%`, CR and LF; properties also `:` and `,`.
 fn escape_data(s: &str) -> String {
-    s.replace('%', "%25")
+    // Percent-escapes first (a `%` of ours must not be read back as one), then every other
+    // control character a hostile file name or snippet could carry into the runner's log.
+    crate::escape::visible_lines(&s.replace('%', "%25"))
         .replace('\r', "%0D")
         .replace('\n', "%0A")
 }

@@ -40,7 +40,7 @@ pub fn write_lines(findings: &[Finding], out: &mut dyn Write) -> io::Result<()> 
 /// The findings of a keysweep JSON or JSON Lines report file.
 pub fn read_findings_file(path: &std::path::Path) -> anyhow::Result<Vec<Finding>> {
     use anyhow::Context;
-    let text = std::fs::read_to_string(path)
+    let text = crate::control::read_to_string(path, crate::control::REPORT_FILE_MAX)
         .with_context(|| format!("cannot read report {}", path.display()))?;
     read_findings(&text).with_context(|| format!("cannot read findings from {}", path.display()))
 }

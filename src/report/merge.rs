@@ -36,7 +36,7 @@ pub enum Merged {
 pub fn merge_files(inputs: &[PathBuf]) -> anyhow::Result<Merged> {
     let mut texts = Vec::with_capacity(inputs.len());
     for path in inputs {
-        let text = std::fs::read_to_string(path)
+        let text = crate::control::read_to_string(path, crate::control::REPORT_FILE_MAX)
             .with_context(|| format!("cannot read report {}", path.display()))?;
         texts.push((path.as_path(), text));
     }

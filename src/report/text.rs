@@ -2,6 +2,7 @@
 
 use std::io::{self, Write};
 
+use crate::escape::visible;
 use crate::finding::Finding;
 use crate::messages::{human_bytes, plural};
 use crate::report::Summary;
@@ -12,7 +13,9 @@ struct Paint {
 }
 
 impl Paint {
+    /// `s` (escaped: it comes from scanned content) in colour `code` when colour is on.
     fn paint(&self, code: &str, s: &str) -> String {
+        let s = visible(s);
         if self.on {
             format!("\x1b[{code}m{s}\x1b[0m")
         } else {
@@ -48,23 +51,24 @@ pub fn write(
             &f.secret_sha256[..16]
         )?;
         if let Some(id) = &f.key_id {
-            write!(out, "  key id {id}")?;
+            write!(out, "  key id {}", visible(id))?;
         }
         writeln!(out)?;
         if let Some(commit) = &f.origin.commit {
             let short = &commit[..commit.len().min(12)];
             let who = f.origin.author.as_deref().unwrap_or("");
             let when = f.origin.date.as_deref().unwrap_or("");
-            writeln!(out, "       commit {short} {who} {when}")?;
+            let line = format!("commit {short} {who} {when}");
+            writeln!(out, "       {}", visible(&line))?;
         }
         if f.origin.other_places > 0 {
-            writeln!(out, "       {}", also_line(f))?;
+            writeln!(out, "       {}", visible(&also_line(f)))?;
         }
         if !f.snippet.is_empty() {
             writeln!(out, "       {}", p.paint("2", &f.snippet))?;
         }
         if let Some(r) = &f.revocation {
-            writeln!(out, "       revocation: {r}")?;
+            writeln!(out, "       revocation: {}", visible(r))?;
         }
     }
     writeln!(out, "{}", summary_line(findings, summary))

@@ -17,9 +17,6 @@ use super::{KeyOutcome, RevokeError, Settings, Target};
 use crate::http::{self, ClientOptions, GiveUp, Proxy, RetryPolicy, Token};
 use crate::messages::plural;
 
-/// Response bytes kept for an error message.
-const ERROR_BODY_MAX: usize = 200;
-
 /// What keysweep knows after the last attempt for a key, for the journal.
 #[derive(Debug, Clone, Default)]
 pub struct Attempts {
@@ -195,6 +192,8 @@ fn classify(response: Response) -> Step {
             reason: format!("HTTP {}", status_text(status)),
             after: None,
         },
+        // Only the target's origin: a `Location` is the server's text, and may carry what it
+        // echoed (a token in a query string).
         _ if status.is_redirection() => Step::Fail(format!(
             "HTTP {}: redirect to {} not followed (the endpoint must be the revoke URL itself)",
             status_text(status),
@@ -202,28 +201,36 @@ fn classify(response: Response) -> Step {
                 .headers()
                 .get(LOCATION)
                 .and_then(|v| v.to_str().ok())
-                .unwrap_or("?")
+                .and_then(|l| Url::parse(l).ok())
+                .map_or_else(
+                    || "another URL".to_string(),
+                    |u| u.origin().ascii_serialization()
+                )
         )),
         _ => Step::Fail(format!(
             "HTTP {}: {}",
             status_text(status),
-            excerpt(&response.text().unwrap_or_default())
+            body_kind(response.headers())
         )),
     }
 }
 
-/// The start of an error body, on one line: enough to tell a validation message from an HTML
-/// error page, never a whole body the service chose to send.
-fn excerpt(body: &str) -> String {
-    let mut excerpt: String = body
-        .chars()
-        .take(ERROR_BODY_MAX)
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    if excerpt.len() < body.len() {
-        excerpt.push('…');
+/// What kind of error body the service sent, never its text: a service or a proxy in between
+/// may echo the request (its `Authorization` header, the key's hash, a key it holds), and
+/// whatever this returns reaches stderr, reports and the journal.
+fn body_kind(headers: &reqwest::header::HeaderMap) -> &'static str {
+    let kind = headers
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if kind.contains("json") {
+        "the service rejected the request (its JSON error body is not shown)"
+    } else if kind.contains("html") {
+        "the service or a proxy answered with an HTML error page (not shown)"
+    } else {
+        "the service rejected the request (its error body is not shown)"
     }
-    excerpt.trim().to_string()
 }
 
 fn status_text(s: StatusCode) -> String {
@@ -264,11 +271,13 @@ mod tests {
     }
 
     #[test]
-    fn an_error_body_is_cut_to_one_short_line() {
-        assert_eq!(excerpt("  bad\nrequest\r\n"), "bad request");
-        let long = "x".repeat(500);
-        let cut = excerpt(&long);
-        assert_eq!(cut.chars().count(), ERROR_BODY_MAX + 1);
-        assert!(cut.ends_with('…'));
+    fn an_error_body_is_classified_never_copied() {
+        let mut headers = reqwest::header::HeaderMap::new();
+        assert!(body_kind(&headers).contains("error body is not shown"));
+        headers.insert(
+            reqwest::header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        );
+        assert!(body_kind(&headers).contains("HTML error page"));
     }
 }

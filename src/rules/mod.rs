@@ -398,10 +398,11 @@ pub fn read_rule_path(path: &Path) -> Result<Vec<(String, RuleSpec)>, RuleError>
     };
     let mut specs = Vec::new();
     for file in files {
-        let text = std::fs::read_to_string(&file).map_err(|source| RuleError::Read {
-            path: file.clone(),
-            source,
-        })?;
+        let text = crate::control::read_to_string(&file, crate::control::CONTROL_FILE_MAX)
+            .map_err(|source| RuleError::Read {
+                path: file.clone(),
+                source,
+            })?;
         specs.extend(parse_file(&file.display().to_string(), &text)?);
     }
     Ok(specs)
@@ -421,6 +422,7 @@ pub fn compile_rule(origin: String, spec: RuleSpec, all_ids: &[String]) -> Resul
     }
     let compiled = OnceLock::new();
     if !origin.starts_with(BUILTIN_ORIGIN) {
+        bounded_repetitions(&spec.regex).map_err(|e| invalid(format!("regex: {e}")))?;
         let c = Compiled::new(&spec.regex).map_err(|e| invalid(format!("regex: {e}")))?;
         compiled.set(c).expect("a new cell is empty");
     }
@@ -467,6 +469,75 @@ pub fn compile_rule(origin: String, spec: RuleSpec, all_ids: &[String]) -> Resul
     })
 }
 
+/// The largest counted repetition one rule may use, and the most all of them may add up to. A
+/// user rule like `[a-z]{1,65535}[0-9]{1,65535}` stays under the regex size limit but is
+/// beyond what the lazy DFA can cache, so every window falls back to a slow engine: minutes
+/// on 100 KB. Keys are at most a few KiB (the longest built-in bound is 2000).
+const MAX_REPEAT: u64 = 4096;
+const MAX_REPEAT_SUM: u64 = 16_384;
+
+/// Refuses counted repetitions (`{n}`, `{n,}`, `{n,m}`) beyond [`MAX_REPEAT`] or adding up to
+/// more than [`MAX_REPEAT_SUM`]; escapes and character classes are skipped.
+fn bounded_repetitions(pattern: &str) -> Result<(), String> {
+    let b = pattern.as_bytes();
+    let (mut i, mut sum) = (0, 0u64);
+    while i < b.len() {
+        match b[i] {
+            b'\\' => i += 2,
+            b'[' => i = class_end(b, i),
+            b'{' => {
+                let end = b[i..].iter().position(|&c| c == b'}').map(|e| i + e);
+                let counts = end.map(|e| &pattern[i + 1..e]).filter(|c| {
+                    !c.is_empty() && c.bytes().all(|x| x.is_ascii_digit() || x == b',')
+                });
+                if let (Some(end), Some(counts)) = (end, counts) {
+                    let n = counts
+                        .split(',')
+                        .filter_map(|x| x.parse::<u64>().ok())
+                        .max()
+                        .unwrap_or(0);
+                    if n > MAX_REPEAT {
+                        return Err(format!(
+                            "counted repetition {{{counts}}} is over {MAX_REPEAT}: no key is that \
+                             long, and such a rule makes every scan crawl; bound it"
+                        ));
+                    }
+                    sum += n;
+                    i = end;
+                }
+                i += 1;
+            }
+            _ => i += 1,
+        }
+    }
+    if sum > MAX_REPEAT_SUM {
+        return Err(format!(
+            "counted repetitions add up to {sum}, over {MAX_REPEAT_SUM}: bound them"
+        ));
+    }
+    Ok(())
+}
+
+/// The index after the character class opening at `start` (`[]a]` and `[^]a]` hold a `]`).
+fn class_end(b: &[u8], start: usize) -> usize {
+    let mut i = start + 1;
+    if b.get(i) == Some(&b'^') {
+        i += 1;
+    }
+    if b.get(i) == Some(&b']') {
+        i += 1;
+    }
+    while i < b.len() {
+        match b[i] {
+            b'\\' => i += 2,
+            b'[' if b.get(i + 1) == Some(&b':') => i += 2,
+            b']' => return i + 1,
+            _ => i += 1,
+        }
+    }
+    i
+}
+
 /// ASCII semantics: inputs are bytes of any encoding, and Unicode classes would make every
 /// `\w` and `\b` many times slower for no gain on key formats, which are ASCII.
 pub fn build_regex(pattern: &str) -> Result<Regex, regex::Error> {
@@ -485,6 +556,31 @@ mod tests {
             "[[rule]]\nid = {id:?}\ndescription = \"d\"\nregex = '''{regex}'''\nkeywords = [\"k_\"]\n"
         );
         parse_file("t", &text).unwrap().remove(0)
+    }
+
+    #[test]
+    fn huge_counted_repetitions_are_refused_at_load() {
+        let err = RuleSet::compile(vec![spec("a", r"k_[a-z]{1,65535}[0-9]{1,65535}")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("counted repetition {1,65535} is over 4096"),
+            "{err}"
+        );
+        let err = RuleSet::compile(vec![spec(
+            "a",
+            r"k_[a-z]{4000}[0-9]{4000}[a-z]{4000}[0-9]{4000}[a-z]{4000}",
+        )])
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("add up to 20000, over"), "{err}");
+        assert!(
+            RuleSet::compile(vec![spec("a", r"k_[{]{9999}x[a-z\]{]{20,2000}")])
+                .unwrap_err()
+                .to_string()
+                .contains("{9999}")
+        );
+        assert!(RuleSet::compile(vec![spec("a", r"k_[a-z{99999}]{20,2000}\{99999}")]).is_ok());
     }
 
     #[test]

@@ -19,6 +19,12 @@ pub struct DirOptions {
 }
 
 pub fn scan(scanner: &Scanner, roots: &[PathBuf], options: &DirOptions, collector: &Collector) {
+    // A pipe named on the command line (`<(cmd)`, `/dev/stdin`, a FIFO) is no directory
+    // entry the walker would read: it is read here, as a stream in bounded chunks.
+    let (streams, roots): (Vec<&PathBuf>, Vec<&PathBuf>) = roots.iter().partition(|r| is_stream(r));
+    for stream in streams {
+        scan_file(scanner, stream, &mut Scratch::default(), collector);
+    }
     let Some((first, rest)) = roots.split_first() else {
         return;
     };
@@ -66,7 +72,7 @@ fn scan_file(scanner: &Scanner, path: &Path, scratch: &mut Scratch, collector: &
     if scanner.suppress.path_allowed(&shown) {
         return;
     }
-    let origin = Origin::with_path("dir", shown);
+    let origin = Origin::with_path_bytes("dir", &display_bytes(path));
     let mut emit = |f| collector.push(f);
     // Every file goes through the streaming reader: small ones end in one chunk, and nothing
     // needs the file's size first (one syscall less per file).
@@ -77,6 +83,35 @@ fn scan_file(scanner: &Scanner, path: &Path, scratch: &mut Scratch, collector: &
             .messages
             .error(format_args!("{}: {e}", path.display()));
     }
+}
+
+/// A FIFO or character device (after following symbolic links, as `/dev/stdin` and
+/// `/dev/fd/63` are): something to read as a stream, not to walk.
+#[cfg(unix)]
+fn is_stream(path: &Path) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    std::fs::metadata(path).is_ok_and(|m| {
+        let t = m.file_type();
+        t.is_fifo() || t.is_char_device()
+    })
+}
+
+#[cfg(not(unix))]
+fn is_stream(_: &Path) -> bool {
+    false
+}
+
+/// [`display_path`]'s bytes, exact even when they are not UTF-8.
+#[cfg(unix)]
+fn display_bytes(path: &Path) -> Vec<u8> {
+    use std::os::unix::ffi::OsStrExt;
+    let b = path.as_os_str().as_bytes();
+    b.strip_prefix(b"./").unwrap_or(b).to_vec()
+}
+
+#[cfg(not(unix))]
+fn display_bytes(path: &Path) -> Vec<u8> {
+    display_path(path).into_bytes()
 }
 
 /// Paths as the user typed their roots, minus a leading `./`.

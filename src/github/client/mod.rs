@@ -8,6 +8,7 @@
 //! sees every header.
 
 mod limits;
+mod pages;
 mod reply;
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -24,6 +25,7 @@ use crate::http::{self, ClientOptions, RetryPolicy};
 use crate::messages::Messages;
 use limits::RATE_LIMITS;
 pub use limits::{rate_limit_wait, Wait};
+pub use pages::{Pages, MAX_PAGES};
 pub use reply::{next_link, Reply};
 use reply::{read_reply, status_error};
 
@@ -163,13 +165,17 @@ impl Client {
         path: &str,
         mut each: impl FnMut(Vec<T>),
     ) -> Result<(), ApiError> {
-        let mut next = Some(self.url(path));
-        while let Some(url) = next.take() {
+        let mut url = self.url(path);
+        let mut pages = Pages::new(&url, MAX_PAGES);
+        loop {
             let reply = self.send(&url, None)?;
             each(reply.json(&url)?);
-            next = reply.next;
+            let Some(next) = reply.next else {
+                return Ok(());
+            };
+            pages.follow(&url, &next)?;
+            url = next;
         }
-        Ok(())
     }
 
     /// One GET, with `If-None-Match` when an ETag is given (a 304 comes back as a [`Reply`]),
@@ -205,7 +211,8 @@ impl Client {
                 }
                 return read_reply(url, status, &headers, response);
             }
-            let body = response.text().unwrap_or_default();
+            let body = reply::read_body(url, response, reply::MAX_ERROR_BODY).unwrap_or_default();
+            let body = String::from_utf8_lossy(&body);
             if let Some(wait) = rate_limit_wait(status, &headers, &body, unix_now()) {
                 self.wait_rate_limit(url, &headers, wait, &mut rate_limits)?;
                 // A new window: transient failures before it say nothing about after it.
@@ -218,7 +225,8 @@ impl Client {
                     continue;
                 }
             }
-            return Err(status_error(url, status, &body));
+            let token: Vec<&str> = self.token.iter().map(Token::expose).collect();
+            return Err(status_error(url, status, &body, &token));
         }
     }
 

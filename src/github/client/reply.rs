@@ -29,7 +29,8 @@ impl Reply {
     pub fn json<T: DeserializeOwned>(&self, url: &str) -> Result<T, ApiError> {
         serde_json::from_slice(&self.body).map_err(|e| ApiError::Decode {
             url: url.to_string(),
-            message: e.to_string(),
+            // serde quotes the value it did not expect: only the text before that is kept.
+            message: http::scrub(&e.to_string(), &[]),
         })
     }
 }
@@ -40,10 +41,7 @@ pub(super) fn read_reply(
     headers: &HeaderMap,
     response: Response,
 ) -> Result<Reply, ApiError> {
-    let body = response.bytes().map_err(|e| ApiError::Transport {
-        url: url.to_string(),
-        message: http::describe(&e),
-    })?;
+    let body = read_body(url, response, MAX_BODY)?;
     Ok(Reply {
         status: status.as_u16(),
         etag: headers
@@ -55,17 +53,44 @@ pub(super) fn read_reply(
             .get(LINK)
             .and_then(|v| v.to_str().ok())
             .and_then(next_link),
-        body: body.to_vec(),
+        body,
     })
 }
 
-pub(super) fn status_error(url: &str, status: StatusCode, body: &str) -> ApiError {
+/// Larger than any page, compare or object GitHub sends (a compare is cut at 300 files).
+const MAX_BODY: u64 = 256 << 20;
+/// An error body is read for its `message` only.
+pub(super) const MAX_ERROR_BODY: u64 = 1 << 20;
+
+/// The body, if it holds at most `max` bytes: a server cannot make keysweep hold more.
+pub(super) fn read_body(url: &str, response: Response, max: u64) -> Result<Vec<u8>, ApiError> {
+    use std::io::Read;
+    let mut body = Vec::new();
+    response
+        .take(max + 1)
+        .read_to_end(&mut body)
+        .map_err(|e| ApiError::Transport {
+            url: url.to_string(),
+            message: format!("reading the response: {e}"),
+        })?;
+    if body.len() as u64 > max {
+        return Err(ApiError::Decode {
+            url: url.to_string(),
+            message: format!("the response is larger than {} MiB: refused", max >> 20),
+        });
+    }
+    Ok(body)
+}
+
+/// The error for a failed request; GitHub's `message` is kept only scrubbed (see
+/// [`http::scrub`]): the token sent, and anything secret-shaped, never reach a message.
+pub(super) fn status_error(url: &str, status: StatusCode, body: &str, token: &[&str]) -> ApiError {
     let message = serde_json::from_str::<serde_json::Value>(body)
         .ok()
         .and_then(|v| {
             v.get("message")
                 .and_then(|m| m.as_str())
-                .map(str::to_string)
+                .map(|m| http::scrub(m, token))
         })
         .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_string());
     let url = url.to_string();

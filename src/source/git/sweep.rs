@@ -10,7 +10,7 @@ use gix::ObjectId;
 
 use super::history::{self, History};
 use super::read::{self, BlobHit, Reading};
-use super::state::State;
+use super::state::{self, State};
 use super::tips::{self, Tips};
 use super::trees::{self, Contents, WalkOptions};
 use super::{GitOptions, Run};
@@ -25,8 +25,11 @@ pub(super) fn sweep(
     let scanner = run.scanner;
     let state_file = options.state.as_deref().map(|path| StateFile {
         path,
-        digest: scanner.rules.digest(),
-        hash: repo.object_hash(),
+        key: state::Key {
+            digest: scanner.rules.digest(),
+            identity: state::identity(&repo),
+            hash: repo.object_hash(),
+        },
     });
     let errors_before = scanner.messages.errors();
     let known = state_file.as_ref().and_then(|f| f.load(&scanner.messages));
@@ -49,7 +52,11 @@ pub(super) fn sweep(
     );
     if let Some(file) = &state_file {
         let complete = scanner.messages.errors() == errors_before;
-        file.save(known, &history, tips, swept, complete)?;
+        // The findings are already collected: a state that cannot be written costs the next
+        // run a rescan, never this run's report, so it is an error beside the report.
+        if let Err(e) = file.save(known, &history, tips, swept, complete) {
+            run.error(format!("{e:#}"));
+        }
     }
     Ok(())
 }
@@ -100,15 +107,14 @@ fn read_history(
 /// The `--state` file of a run, and what a state must match to be used by it.
 struct StateFile<'a> {
     path: &'a Path,
-    digest: [u8; 32],
-    hash: gix::hash::Kind,
+    key: state::Key,
 }
 
 impl StateFile<'_> {
     /// The recorded state, if there is one this run can use; one it cannot use costs a full
     /// scan, never a missed blob, so it is a note, not an error.
     fn load(&self, messages: &Messages) -> Option<State> {
-        match State::load(self.path, &self.digest, self.hash) {
+        match State::load(self.path, &self.key) {
             Ok(s) => s,
             Err(e) => {
                 messages.note(format_args!(
@@ -144,7 +150,7 @@ impl StateFile<'_> {
             next.trees.extend(swept.trees);
             next.targets = tips.targets;
         }
-        next.save(self.path, &self.digest, self.hash)
+        next.save(self.path, &self.key)
     }
 }
 
