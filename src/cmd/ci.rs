@@ -82,7 +82,8 @@ fn scan_history(
             threads: args.scan.threads,
             max_delta_blob: None,
         };
-        source::git::scan(&pipeline.scanner, repo, &options, collector)
+        // Errors were counted in the messages: the outcome already says incomplete.
+        source::git::scan(&pipeline.scanner, repo, &options, collector).map(drop)
     };
     Ok(match resolved? {
         Plan::Nothing { why } => {

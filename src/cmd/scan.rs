@@ -41,7 +41,7 @@ pub fn git(args: &GitArgs, messages: &Messages) -> anyhow::Result<Outcome> {
     };
     // A source that stops part-way still has findings: they are reported, beside the error.
     if let Err(e) = pipeline.run(&collector, || {
-        source::git::scan(&pipeline.scanner, &args.repo, &options, &collector)
+        source::git::scan(&pipeline.scanner, &args.repo, &options, &collector).map(drop)
     }) {
         messages.error(format_args!("{e:#}"));
     }

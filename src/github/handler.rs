@@ -239,6 +239,8 @@ impl<'a> Handler<'a> {
             0,
             emit,
         )
+        // What could not be read was reported as an error; repeating the event reads no more.
+        .map(drop)
     }
 
     fn sweep(

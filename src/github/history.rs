@@ -6,7 +6,7 @@ use std::path::Path;
 use crate::finding::uri_path;
 use crate::finding::Finding;
 use crate::scan::{Collector, Scanner};
-use crate::source::git::{self, GitOptions};
+use crate::source::git::{self, Completeness, GitOptions};
 
 /// What to scan in a mirror.
 pub enum Scope<'a> {
@@ -31,7 +31,7 @@ pub fn scan(
     repo: &RepoName<'_>,
     threads: usize,
     emit: &mut dyn FnMut(Finding),
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Completeness> {
     let options = match scope {
         Scope::Incremental(state) => GitOptions {
             state: state.map(Path::to_path_buf),
@@ -47,12 +47,12 @@ pub fn scan(
     // The engine labels findings with the mirror's path; a collector of its own lets this
     // repository's findings be renamed before anyone else sees them.
     let local = Collector::default();
-    git::scan(scanner, mirror, &options, &local)?;
+    let completeness = git::scan(scanner, mirror, &options, &local)?;
     for mut f in local.into_sorted() {
         name_finding(&mut f, repo);
         emit(f);
     }
-    Ok(())
+    Ok(completeness)
 }
 
 fn name_finding(f: &mut Finding, repo: &RepoName<'_>) {

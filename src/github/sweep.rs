@@ -23,6 +23,7 @@ use crate::finding::Finding;
 use crate::messages::{count, Messages};
 use crate::pipeline::{Outcome, Pipeline, ReportSpec};
 use crate::scan::{Collector, Scanner};
+use crate::source::git::Completeness;
 
 /// Everything the per-repository work shares, in a sweep and in the event handler.
 pub struct Sweeper<'a> {
@@ -136,12 +137,9 @@ impl<'a> Sweeper<'a> {
             self.pending.write(&record_path, &record.to_bytes())?;
             return Ok(RepoOutcome::Empty);
         }
-        let errors_before = self.scanner.messages.errors();
-        self.scan_mirror(repo, &mirror_path, depth, emit)?;
+        let completeness = self.scan_mirror(repo, &mirror_path, depth, emit)?;
         // Only a clean scan vouches for the repository as of this push.
-        if matches!(depth, Depth::Incremental { .. })
-            && self.scanner.messages.errors() == errors_before
-        {
+        if matches!(depth, Depth::Incremental { .. }) && completeness == Completeness::Complete {
             self.pending.write(&record_path, &record.to_bytes())?;
         }
         Ok(RepoOutcome::Scanned)
@@ -155,7 +153,7 @@ impl<'a> Sweeper<'a> {
         mirror_path: &Path,
         depth: Depth,
         emit: &mut dyn FnMut(Finding),
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<Completeness> {
         let (owner, name) = repo.owner_and_name()?;
         let state = match depth {
             Depth::Incremental { .. } => {

@@ -26,7 +26,7 @@ pub(crate) use diff::added_lines;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
 
 use anyhow::Context;
@@ -71,10 +71,11 @@ pub fn scan(
     path: &Path,
     options: &GitOptions,
     collector: &Collector,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Completeness> {
     let repo = open(path)?;
     let run = Run {
         scanner,
+        errors: AtomicU64::new(0),
         collector,
         label: path.display().to_string(),
         threads: match options.threads {
@@ -97,12 +98,27 @@ pub fn scan(
         None => sweep::sweep(&run, repo, options)?,
     }
     run.flush();
-    Ok(())
+    Ok(if run.complete() {
+        Completeness::Complete
+    } else {
+        Completeness::Incomplete
+    })
+}
+
+/// Whether one [`scan`] read everything it meant to. Counted per run, not from the shared
+/// [`Messages`](crate::messages::Messages): runs on other repositories (an org sweep scans
+/// several at once) report their errors there too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Completeness {
+    Complete,
+    Incomplete,
 }
 
 /// What every part of one `keysweep git` run shares.
 struct Run<'a> {
     scanner: &'a Scanner,
+    /// Errors this run reported (see [`Completeness`]).
+    errors: AtomicU64,
     collector: &'a Collector,
     /// The repository as the user named it (`origin.repo`).
     label: String,
@@ -117,13 +133,19 @@ impl Run<'_> {
     fn reader(&self) -> read::ReadWith<'_> {
         read::ReadWith {
             scanner: self.scanner,
+            errors: &self.errors,
             threads: self.threads,
             max_delta_blob: self.max_delta_blob,
         }
     }
 
     fn error(&self, message: String) {
+        self.errors.fetch_add(1, Relaxed);
         self.scanner.messages.error(message);
+    }
+
+    fn complete(&self) -> bool {
+        self.errors.load(Relaxed) == 0
     }
 
     fn base_origin(&self, source: &str) -> Origin {

@@ -63,6 +63,8 @@ impl Reading {
 /// How blobs are read: by which scanner, on how many threads, within which limits.
 pub struct ReadWith<'a> {
     pub scanner: &'a Scanner,
+    /// The run's error count, beside the shared messages.
+    pub errors: &'a std::sync::atomic::AtomicU64,
     pub threads: usize,
     /// See [`super::GitOptions::max_delta_blob`].
     pub max_delta_blob: u64,

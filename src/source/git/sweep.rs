@@ -31,7 +31,6 @@ pub(super) fn sweep(
             hash: repo.object_hash(),
         },
     });
-    let errors_before = scanner.messages.errors();
     let known = state_file.as_ref().and_then(|f| f.load(&scanner.messages));
     let tips = tips::tips(&repo, &mut |m| run.error(m))?;
     if let (Some(file), Some(known)) = (&state_file, &known) {
@@ -51,7 +50,7 @@ pub(super) fn sweep(
         swept.unreachable,
     );
     if let Some(file) = &state_file {
-        let complete = scanner.messages.errors() == errors_before;
+        let complete = run.complete();
         // The findings are already collected: a state that cannot be written costs the next
         // run a rescan, never this run's report, so it is an error beside the report.
         if let Err(e) = file.save(known, &history, tips, swept, complete) {

@@ -69,6 +69,7 @@ pub(super) fn object_by_object(
 /// One thread's reading state.
 struct BlobReader<'a> {
     scanner: &'a Scanner,
+    errors: &'a std::sync::atomic::AtomicU64,
     repo: gix::Repository,
     streams: Streams,
     scratch: Scratch,
@@ -87,6 +88,7 @@ impl<'a> BlobReader<'a> {
     fn new(with: &ReadWith<'a>, repo: gix::Repository, kinds: Kinds) -> Self {
         BlobReader {
             scanner: with.scanner,
+            errors: with.errors,
             max_delta_blob: with.max_delta_blob,
             streams: Streams::new(&repo),
             repo,
@@ -114,6 +116,8 @@ impl<'a> BlobReader<'a> {
                     Kinds::BlobsOnly => "blob",
                     Kinds::SkipOthers => "object",
                 };
+                self.errors
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 self.scanner
                     .messages
                     .error(format_args!("git: {what} {id}: {message}"));
