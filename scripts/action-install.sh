@@ -88,7 +88,7 @@ fi
 [ "$cmd" = install ] || fail "usage: action-install.sh resolve|install"
 mkdir -p "$bin_dir"
 if [ -x "$bin_dir/$exe" ]; then
-  say "using the cached $("$bin_dir/$exe" --version | head -1)"
+  say "using cached $("$bin_dir/$exe" --version | head -1)"
   out "bin=$bin_dir/$exe"; exit 0
 fi
 version=$(resolve_version)

@@ -312,7 +312,7 @@ fn install_verifies_the_release_archive_and_caches_the_binary() {
     let dead = FakeRelease::start(vec![]);
     let again = action_install(work.path(), "install", &dead, &env);
     assert_eq!(again.run.code, 0, "{}", again.run.all());
-    assert!(again.run.stdout.contains("using the cached keysweep 9.9.9"));
+    assert!(again.run.stdout.contains("using cached keysweep 9.9.9"));
 }
 
 #[test]
