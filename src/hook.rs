@@ -2,10 +2,12 @@
 //! adds a key is refused before it exists. A hook keysweep did not write is never replaced
 //! without `--force` (and even then it is kept beside the new one).
 
+use std::collections::HashSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use gix::bstr::BString;
 
 /// Written into every hook keysweep installs: how a later install recognises its own hook.
 const MARKER: &str = "# keysweep pre-commit hook";
@@ -84,6 +86,37 @@ fn script(exe: &Path, staged_args: &[String]) -> String {
     )
 }
 
+/// Whether every one of `files` (as named on the command line, relative to the current
+/// directory) is among `changed` (repository-relative paths of the repository at `repo`): the
+/// pre-commit framework's file list on a commit. No files at all counts as a commit's list.
+pub fn only_changed(
+    repo: &Path,
+    files: &[PathBuf],
+    changed: &HashSet<BString>,
+) -> anyhow::Result<bool> {
+    let root = fs::canonicalize(repo)
+        .with_context(|| format!("cannot resolve the repository path {}", repo.display()))?;
+    Ok(files
+        .iter()
+        .all(|f| relative_to(&root, f).is_some_and(|rel| changed.contains(rel.as_bytes()))))
+}
+
+/// `file` relative to `root`, `/`-separated; None when it is not inside `root`. The directory
+/// is resolved, not the file: a staged symlink is named by its own path.
+fn relative_to(root: &Path, file: &Path) -> Option<String> {
+    let parent = match file.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let abs = fs::canonicalize(parent).ok()?.join(file.file_name()?);
+    let rel = abs.strip_prefix(root).ok()?;
+    let parts: Vec<_> = rel
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    Some(parts.join("/"))
+}
+
 /// POSIX shell single quoting.
 fn quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
@@ -108,6 +141,29 @@ fn make_executable(_: &Path) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_changed_compares_repository_relative_paths() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir(dir.path().join("sub")).unwrap();
+        for f in ["a.txt", "sub/b.txt", "c.txt"] {
+            fs::write(dir.path().join(f), "x").unwrap();
+        }
+        let changed: HashSet<BString> = ["a.txt", "sub/b.txt"].map(BString::from).into();
+        let named =
+            |names: &[&str]| -> Vec<PathBuf> { names.iter().map(|n| dir.path().join(n)).collect() };
+        let root = dir.path();
+        assert!(only_changed(root, &named(&["a.txt", "sub/b.txt"]), &changed).unwrap());
+        assert!(only_changed(root, &named(&["sub/b.txt"]), &changed).unwrap());
+        assert!(only_changed(root, &[], &changed).unwrap());
+        // --all-files: an unchanged file is named too.
+        assert!(!only_changed(root, &named(&["a.txt", "c.txt"]), &changed).unwrap());
+        // `sub/../a.txt` is a.txt; a file outside the repository is never a commit's.
+        assert!(only_changed(root, &named(&["sub/../a.txt"]), &changed).unwrap());
+        let outside = tempfile::tempdir().unwrap();
+        fs::write(outside.path().join("a.txt"), "x").unwrap();
+        assert!(!only_changed(root, &[outside.path().join("a.txt")], &changed).unwrap());
+    }
 
     #[test]
     fn script_quotes_paths_and_arguments() {

@@ -499,6 +499,65 @@ fn staged_scan_reports_added_lines_with_their_line_numbers() {
     assert_eq!(run.code, 0, "{}", run.all());
 }
 
+/// `.pre-commit-hooks.yaml` runs `keysweep staged --files FILE...`: on a commit (the files it
+/// changes) only the staged lines count; `pre-commit run --all-files` names every file, and a
+/// key committed with `--no-verify` is found.
+#[test]
+fn pre_commit_files_scan_whole_files_unless_they_are_the_commits() {
+    let mut r = Repo::new();
+    let old = format!("OLD={}\n", key(50));
+    r.commit(
+        &[
+            ("old.env", Some(old.as_str())),
+            ("clean.txt", Some("nothing here\n")),
+        ],
+        "committed with --no-verify",
+    );
+    write(r.path(), "new.env", format!("A=1\nNEW={}\n", key(51)));
+    write(r.path(), "old.env", format!("OLD={}\nMORE=1\n", key(50)));
+    r.git(&["add", "new.env", "old.env"]);
+
+    // A commit's file list: the staged lines only, so the old key does not block it.
+    let commit = r.keysweep(&["staged", "-f", "jsonl", "--files", "new.env", "old.env"]);
+    assert_eq!(commit.code, 1, "{}", commit.all());
+    let f = findings(&commit);
+    assert_eq!(f.len(), 1, "{}", commit.stdout);
+    assert_eq!(f[0]["secret_sha256"], secret_sha(&key(51)));
+
+    // --all-files: every file whole, the committed key included.
+    let all = r.keysweep(&[
+        "staged",
+        "-f",
+        "jsonl",
+        "--files",
+        "clean.txt",
+        "new.env",
+        "old.env",
+    ]);
+    assert_eq!(all.code, 1, "{}", all.all());
+    let mut shas: Vec<_> = findings(&all)
+        .iter()
+        .map(|f| f["secret_sha256"].as_str().unwrap().to_string())
+        .collect();
+    shas.sort();
+    let mut want = vec![secret_sha(&key(50)), secret_sha(&key(51))];
+    want.sort();
+    assert_eq!(shas, want, "{}", all.stdout);
+
+    // --files with only the committed file: found though nothing about it is staged.
+    r.git(&["reset", "-q"]);
+    let one = r.keysweep(&["staged", "-f", "jsonl", "--files", "old.env"]);
+    assert_eq!(one.code, 1, "{}", one.all());
+    assert_eq!(findings(&one)[0]["secret_sha256"], secret_sha(&key(50)));
+    let clean = r.keysweep(&["staged", "--files", "clean.txt"]);
+    assert_eq!(clean.code, 0, "{}", clean.all());
+    for run in [&commit, &all, &one, &clean] {
+        for n in [50, 51] {
+            assert!(!run.all().contains(&key(n)), "raw key in output");
+        }
+    }
+}
+
 #[test]
 fn the_installed_hook_blocks_a_commit_that_adds_a_key() {
     let mut r = Repo::new();

@@ -121,6 +121,11 @@ pub struct StagedArgs {
     /// Repository work tree (default: the current directory).
     #[arg(default_value = ".")]
     pub repo: PathBuf,
+    /// The files the pre-commit framework names (its hooks end with `--files`). While they are
+    /// exactly what the commit changes, only the staged lines are scanned; any other file
+    /// (`pre-commit run --all-files`, `--files`) is scanned whole.
+    #[arg(long, num_args = 0.., value_name = "FILE")]
+    pub files: Option<Vec<PathBuf>>,
     #[command(flatten)]
     pub scan: ScanArgs,
 }

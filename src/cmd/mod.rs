@@ -22,7 +22,10 @@ pub fn run(cli: Cli, messages: &Messages) -> anyhow::Result<Outcome> {
         Command::Dir(args) => scan::dir(&args, messages),
         Command::Stdin(args) => scan::stdin(&args, messages),
         Command::Git(args) => scan::git(&args, messages),
-        Command::Staged(args) => scan::staged(&args, messages),
+        Command::Staged(args) => match &args.files {
+            Some(files) => hook::pre_commit(&args, files, messages),
+            None => scan::staged(&args, messages),
+        },
         Command::InstallHook(args) => hook::install(&args, messages),
         Command::Ci(args) => ci::run(&args, messages),
         Command::Rules(RulesCommand::List {

@@ -137,6 +137,22 @@ impl StagedFiles<'_> {
     }
 }
 
+/// The paths (repository-relative, `/`-separated) whose staged content differs from HEAD's:
+/// what a commit made now would change.
+pub fn changed_paths(path: &Path) -> anyhow::Result<HashSet<BString>> {
+    let repo = super::git::open(path)?;
+    let index = load_index(&repo)?;
+    let head = HeadTree::read(&repo)?;
+    Ok(index
+        .entries()
+        .iter()
+        .filter(|e| holds_content(e))
+        .map(|e| (e.path(&index), e.id))
+        .filter(|(p, id)| head.paths.get(*p) != Some(id))
+        .map(|(p, _)| p.to_owned())
+        .collect())
+}
+
 /// The index a commit would be made from. Git runs hooks of `git commit -a` and
 /// `git commit <paths>` with a temporary index named in `GIT_INDEX_FILE`.
 fn load_index(repo: &gix::Repository) -> anyhow::Result<gix::index::File> {
