@@ -251,6 +251,33 @@ impl<'a> Progress<'a> {
     }
 }
 
+/// `; did you mean "aws.access-key"?` for the nearest of `known` within a few edits, else "".
+pub fn did_you_mean(word: &str, known: &[String]) -> String {
+    let limit = (word.chars().count() / 3).max(2);
+    known
+        .iter()
+        .map(|k| (edit_distance(word, k), k))
+        .filter(|(d, _)| *d <= limit)
+        .min()
+        .map(|(_, k)| format!("; did you mean {k:?}?"))
+        .unwrap_or_default()
+}
+
+/// Levenshtein distance over characters (two rows).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut row = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let substitute = prev[j] + usize::from(ca != *cb);
+            row[j + 1] = substitute.min(prev[j + 1] + 1).min(row[j] + 1);
+        }
+        prev = row;
+    }
+    prev[b.len()]
+}
+
 /// `1.5 GiB`: a byte count for people (binary units).
 pub fn human_bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
@@ -296,6 +323,17 @@ pub fn count(n: impl Count, one: &str, many: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn suggestions_name_the_nearest_id_only_when_it_is_near() {
+        let known = ["aws.access-key".to_string(), "github.pat".to_string()];
+        assert_eq!(
+            did_you_mean("aws.acces-key", &known),
+            "; did you mean \"aws.access-key\"?"
+        );
+        assert_eq!(did_you_mean("slack.bot", &known), "");
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+    }
 
     #[test]
     fn errors_are_counted_and_make_the_run_incomplete() {

@@ -6,6 +6,7 @@ mod baseline;
 mod ci;
 mod github;
 mod hook;
+mod manual;
 mod report;
 mod revoke;
 mod rules;
@@ -27,6 +28,9 @@ pub fn run(cli: Cli, messages: &Messages) -> anyhow::Result<Outcome> {
         Command::Ci(args) => ci::run(&args, messages),
         Command::Rules(RulesCommand::List { rules, json }) => rules::list(&rules, json),
         Command::Rules(RulesCommand::Check { path }) => rules::check(path.as_deref(), messages),
+        Command::Rules(RulesCommand::Convert { file, output }) => {
+            rules::convert(&file, output.as_deref(), messages)
+        }
         Command::Baseline(BaselineCommand::Create {
             paths,
             from,
@@ -43,5 +47,7 @@ pub fn run(cli: Cli, messages: &Messages) -> anyhow::Result<Outcome> {
             rules,
         }) => report::merge(&inputs, format, output.as_deref(), &rules, messages),
         Command::Serve(args) => serve::run(&args, messages),
+        Command::Completions { shell } => manual::completions(shell),
+        Command::Man { dir } => manual::man(dir.as_deref(), messages),
     }
 }
