@@ -1,7 +1,9 @@
-//! Embeds every `rules/*.toml` into the binary so a user needs nothing beside it.
-use std::{env, fs, path::Path};
+//! Embeds every `rules/*.toml` into the binary so a user needs nothing beside it, and names the
+//! commit it was built from (`keysweep --version`).
+use std::{env, fs, path::Path, process::Command};
 
 fn main() {
+    commit();
     // Read at run time, not with env!(): worktrees sharing a CARGO_TARGET_DIR share this
     // compiled script, and a baked-in path would embed another checkout's rules.
     let manifest_dir = env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR");
@@ -25,4 +27,40 @@ fn main() {
     out.push_str("];\n");
     let dest = Path::new(&env::var("OUT_DIR").unwrap()).join("builtin_rules.rs");
     fs::write(dest, out).expect("write builtin_rules.rs");
+}
+
+/// `KEYSWEEP_COMMIT` for the crate: set by the caller (a release build from a source archive),
+/// else the checkout's HEAD, else `unknown` (a packaged crate has no git directory).
+fn commit() {
+    println!("cargo:rerun-if-env-changed=KEYSWEEP_COMMIT");
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .args(args)
+            .current_dir(env::var("CARGO_MANIFEST_DIR").unwrap())
+            .output()
+            .ok()
+            .filter(|o| o.status.success())?;
+        Some(String::from_utf8(out.stdout).ok()?.trim().to_string())
+    };
+    let commit = env::var("KEYSWEEP_COMMIT")
+        .ok()
+        .filter(|c| !c.is_empty())
+        .or_else(|| git(&["rev-parse", "--short=12", "HEAD"]))
+        .unwrap_or_else(|| "unknown".into());
+    // A new commit changes HEAD or the branch it points at: rerun then, and only then.
+    for path in ["HEAD", "packed-refs"] {
+        if let Some(p) = git(&["rev-parse", "--git-path", path]) {
+            println!("cargo:rerun-if-changed={}", absolute(&p).display());
+        }
+    }
+    if let Some(branch) = git(&["symbolic-ref", "-q", "HEAD"]) {
+        if let Some(p) = git(&["rev-parse", "--git-path", &branch]) {
+            println!("cargo:rerun-if-changed={}", absolute(&p).display());
+        }
+    }
+    println!("cargo:rustc-env=KEYSWEEP_COMMIT={commit}");
+}
+
+fn absolute(p: &str) -> std::path::PathBuf {
+    Path::new(&env::var("CARGO_MANIFEST_DIR").unwrap()).join(p)
 }

@@ -22,9 +22,10 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde::Deserialize;
 
+use crate::messages::Messages;
 use crate::revoke::{self, RevokeConfig};
-use crate::rules::{RuleSources, RuleSpec};
-use crate::suppress::AllowlistConfig;
+use crate::rules::{self, RuleSet, RuleSources, RuleSpec};
+use crate::suppress::{AllowlistConfig, BASELINE_FILE_NAME};
 
 pub const FILE_NAME: &str = "keysweep.toml";
 
@@ -125,28 +126,37 @@ fn yes() -> bool {
 
 impl Config {
     /// `explicit` if given (it must exist); else `keysweep.toml` in `root` if there is one;
-    /// else defaults.
+    /// else defaults. A configuration naming no baseline takes `keysweep.baseline` from `root`
+    /// when there is one, as `.gitleaksignore` is picked up: accepted findings stay accepted
+    /// without a flag on every command line.
     pub fn discover(explicit: Option<&Path>, root: Option<&Path>) -> anyhow::Result<Config> {
-        if let Some(path) = explicit {
-            return Self::read(path);
-        }
-        if let Some(root) = root {
-            let dir = if root.is_dir() {
+        let root_dir = root.map(|root| {
+            if root.is_dir() {
                 root
             } else {
                 root.parent().unwrap_or(Path::new("."))
-            };
-            let candidate = dir.join(FILE_NAME);
-            // Anything by that name counts (a symbolic link to a device, a FIFO): it is read,
-            // or refused with the reason, never silently taken for no configuration.
-            if candidate.symlink_metadata().is_ok() {
-                return Self::read(&candidate);
+            }
+        });
+        // Anything named keysweep.toml counts (a symbolic link to a device, a FIFO): it is read,
+        // or refused with the reason, never silently taken for no configuration.
+        let found = root_dir
+            .map(|dir| dir.join(FILE_NAME))
+            .filter(|candidate| candidate.symlink_metadata().is_ok());
+        let mut config = match (explicit, found) {
+            (Some(path), _) => Self::read(path)?,
+            (None, Some(candidate)) => Self::read(&candidate)?,
+            _ => Config {
+                dir: PathBuf::from("."),
+                ..Default::default()
+            },
+        };
+        if let (None, Some(dir)) = (&config.baseline, root_dir) {
+            let candidate = dir.join(BASELINE_FILE_NAME);
+            if candidate.is_file() {
+                config.baseline = Some(std::path::absolute(&candidate)?);
             }
         }
-        Ok(Config {
-            dir: PathBuf::from("."),
-            ..Default::default()
-        })
+        Ok(config)
     }
 
     pub fn read(path: &Path) -> anyhow::Result<Config> {
@@ -208,6 +218,74 @@ impl Config {
             disabled: self.rules.disable.clone(),
         }
     }
+}
+
+impl Config {
+    /// The rule set this configuration and the flags name. Rule files in gitleaks' format are
+    /// imported (what they use that keysweep cannot honour is reported as a warning); a
+    /// disabled id that names no rule is an error with the nearest id, since a misspelt
+    /// `disable` silently keeps the noisy rule on.
+    pub fn load_rules(
+        &self,
+        extra: &[PathBuf],
+        no_builtin: bool,
+        messages: &Messages,
+    ) -> anyhow::Result<RuleSet> {
+        let mut sources = self.rule_sources(extra, no_builtin);
+        let mut native = Vec::new();
+        for path in std::mem::take(&mut sources.paths) {
+            match crate::gitleaks::read_if_gitleaks(&path)? {
+                Some(import) => {
+                    import.warn(&path, messages);
+                    let origin = path.display().to_string();
+                    sources
+                        .inline
+                        .extend(import.rules.into_iter().map(|r| (origin.clone(), r)));
+                }
+                None => native.push(path),
+            }
+        }
+        sources.paths = native;
+        check_disabled(&sources, &self.file_name())?;
+        Ok(RuleSet::load(&sources)?)
+    }
+
+    /// Where revocation keeps its journal: `flag`, else `[revoke] journal`, else the default
+    /// beside this file. Scans skip it: it is keysweep's own record, not the user's data.
+    pub fn journal(&self, flag: Option<&Path>) -> PathBuf {
+        let configured = self.revoke.as_ref().and_then(|r| r.journal.as_deref());
+        match (flag, configured) {
+            (Some(p), _) => p.to_path_buf(),
+            (None, Some(p)) => self.resolve(p),
+            (None, None) => self.resolve(revoke::DEFAULT_JOURNAL.as_ref()),
+        }
+    }
+}
+
+/// Every id in `sources.disabled` must name a rule of the built-in pack or of the loaded
+/// sources (the pack counts even when it is off: a shared config may disable a built-in rule
+/// for runs that use it).
+fn check_disabled(sources: &RuleSources, file: &str) -> anyhow::Result<()> {
+    if sources.disabled.is_empty() {
+        return Ok(());
+    }
+    let mut known: Vec<String> = rules::builtin_specs()?
+        .into_iter()
+        .map(|(_, s)| s.id)
+        .collect();
+    for path in &sources.paths {
+        known.extend(rules::read_rule_path(path)?.into_iter().map(|(_, s)| s.id));
+    }
+    known.extend(sources.inline.iter().map(|(_, s)| s.id.clone()));
+    for id in &sources.disabled {
+        if !known.contains(id) {
+            anyhow::bail!(
+                "{file}: [rules] disable names an unknown rule {id:?}{}",
+                crate::messages::did_you_mean(id, &known)
+            );
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -161,7 +161,11 @@ const VISIBLE: usize = 4;
 
 /// The prefix (if any) plus the first few characters, then an ellipsis and the length:
 /// `sk_live_kWZn…(32)`. Secrets too short to spare any characters show only the prefix.
+/// A PEM private key shows its type and fingerprint instead (see [`crate::pem`]).
 pub fn redact(secret: &[u8], prefix: Option<&[u8]>) -> String {
+    if let Some(described) = crate::pem::describe(secret) {
+        return format!("{described} ({} bytes)", secret.len());
+    }
     let prefix = prefix.unwrap_or_default();
     let rest = &secret[prefix.len()..];
     let visible = if rest.len() >= 4 * VISIBLE {

@@ -1,7 +1,5 @@
 use std::process::ExitCode;
 
-use clap::Parser;
-use keysweep::cli::Cli;
 use keysweep::messages::Messages;
 use keysweep::pipeline::EXIT_ERROR;
 
@@ -12,7 +10,7 @@ fn main() -> ExitCode {
         args[1] = "stdin".into();
     }
     let messages = Messages::stderr();
-    match keysweep::cmd::run(Cli::parse_from(args), &messages) {
+    match keysweep::cmd::run(keysweep::cli::parse(args), &messages) {
         Ok(outcome) => ExitCode::from(outcome.exit_code()),
         Err(err) => {
             messages.error(format_args!("{err:#}"));

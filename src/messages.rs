@@ -214,25 +214,82 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// A progress line on stderr, refreshed while work runs: only on a terminal, only when not
-/// quiet, and only after the first second, so short runs and CI logs stay silent.
+/// Progress while work runs, unless quiet: on a terminal a line refreshed in place after the
+/// first second (so short runs stay silent); without one (CI logs) a plain status line every
+/// [`LOG_EVERY`], so a long job shows it is alive without flooding the log.
 pub struct Progress<'a> {
     messages: &'a Messages,
-    enabled: bool,
+    mode: Mode,
 }
+
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    Off,
+    Terminal,
+    /// A status line each period.
+    Log(Duration),
+}
+
+/// How often a log without a terminal gets a progress line.
+pub const LOG_EVERY: Duration = Duration::from_secs(10);
 
 impl<'a> Progress<'a> {
     pub fn new(messages: &'a Messages, quiet: bool) -> Progress<'a> {
-        let enabled =
-            !quiet && matches!(messages.inner.sink, Sink::Stderr) && io::stderr().is_terminal();
-        Progress { messages, enabled }
+        let mode = match (quiet, &messages.inner.sink) {
+            (true, _) | (false, Sink::Buffer(_)) => Mode::Off,
+            (false, Sink::Stderr) if io::stderr().is_terminal() => Mode::Terminal,
+            (false, Sink::Stderr) => Mode::Log(LOG_EVERY),
+        };
+        Progress { messages, mode }
     }
 
-    /// Runs `work`, showing `status()` every 300 ms once a second has passed.
+    /// Status lines every `every`, whatever the sink (tests, and jobs whose output is a log).
+    pub fn logging(messages: &'a Messages, every: Duration) -> Progress<'a> {
+        let mode = Mode::Log(every);
+        Progress { messages, mode }
+    }
+
+    /// Runs `work`, showing `status()` as the mode says.
     pub fn run<T>(&self, status: impl Fn() -> String + Sync, work: impl FnOnce() -> T) -> T {
-        if !self.enabled {
-            return work();
+        match self.mode {
+            Mode::Off => work(),
+            Mode::Terminal => self.run_in_place(status, work),
+            Mode::Log(every) => self.run_logged(every, status, work),
         }
+    }
+
+    fn run_logged<T>(
+        &self,
+        every: Duration,
+        status: impl Fn() -> String + Sync,
+        work: impl FnOnce() -> T,
+    ) -> T {
+        let (finished, wake) = (Mutex::new(false), std::sync::Condvar::new());
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let mut done = lock(&finished);
+                loop {
+                    let (d, timeout) = wake
+                        .wait_timeout(done, every)
+                        .unwrap_or_else(|e| e.into_inner());
+                    done = d;
+                    if *done {
+                        break;
+                    }
+                    if timeout.timed_out() {
+                        self.messages.status(status());
+                    }
+                }
+            });
+            let result = work();
+            *lock(&finished) = true;
+            wake.notify_all();
+            result
+        })
+    }
+
+    /// The terminal line: `status()` every 300 ms once a second has passed.
+    fn run_in_place<T>(&self, status: impl Fn() -> String + Sync, work: impl FnOnce() -> T) -> T {
         let done = AtomicBool::new(false);
         std::thread::scope(|s| {
             s.spawn(|| {
@@ -252,6 +309,33 @@ impl<'a> Progress<'a> {
             result
         })
     }
+}
+
+/// `; did you mean "aws.access-key"?` for the nearest of `known` within a few edits, else "".
+pub fn did_you_mean(word: &str, known: &[String]) -> String {
+    let limit = (word.chars().count() / 3).max(2);
+    known
+        .iter()
+        .map(|k| (edit_distance(word, k), k))
+        .filter(|(d, _)| *d <= limit)
+        .min()
+        .map(|(_, k)| format!("; did you mean {k:?}?"))
+        .unwrap_or_default()
+}
+
+/// Levenshtein distance over characters (two rows).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut row = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let substitute = prev[j] + usize::from(ca != *cb);
+            row[j + 1] = substitute.min(prev[j + 1] + 1).min(row[j] + 1);
+        }
+        prev = row;
+    }
+    prev[b.len()]
 }
 
 /// `1.5 GiB`: a byte count for people (binary units).
@@ -299,6 +383,36 @@ pub fn count(n: impl Count, one: &str, many: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn without_a_terminal_progress_is_a_plain_line_each_period() {
+        let messages = Messages::capture();
+        let progress = Progress::logging(&messages, Duration::from_millis(20));
+        let n = std::sync::atomic::AtomicU64::new(0);
+        let status = || format!("scanning: {} files", n.fetch_add(1, Relaxed));
+        progress.run(status, || std::thread::sleep(Duration::from_millis(200)));
+        let captured = messages.captured();
+        assert!(
+            captured.starts_with("keysweep: scanning: 0 files\n"),
+            "{captured}"
+        );
+        assert!(!captured.contains('\r'), "{captured}");
+        // Nothing after the work ended: the last line is not repeated once done.
+        let lines = captured.lines().count();
+        std::thread::sleep(Duration::from_millis(60));
+        assert_eq!(messages.captured().lines().count(), lines);
+    }
+
+    #[test]
+    fn suggestions_name_the_nearest_id_only_when_it_is_near() {
+        let known = ["aws.access-key".to_string(), "github.pat".to_string()];
+        assert_eq!(
+            did_you_mean("aws.acces-key", &known),
+            "; did you mean \"aws.access-key\"?"
+        );
+        assert_eq!(did_you_mean("slack.bot", &known), "");
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+    }
 
     #[test]
     fn errors_are_counted_and_make_the_run_incomplete() {

@@ -60,8 +60,8 @@ impl RuleOptions {
     }
 
     /// The rule set `config` and these options name; an empty set is an error for a scan.
-    pub fn load(&self, config: &Config) -> anyhow::Result<RuleSet> {
-        let rules = RuleSet::load(&config.rule_sources(&self.paths, self.no_builtin))?;
+    pub fn load(&self, config: &Config, messages: &Messages) -> anyhow::Result<RuleSet> {
+        let rules = config.load_rules(&self.paths, self.no_builtin, messages)?;
         anyhow::ensure!(
             !rules.is_empty(),
             "no rules to scan with (built-in rules disabled and none given)"
@@ -133,7 +133,7 @@ impl Pipeline {
     /// a bad endpoint should cost a second, not a scan.
     pub fn build(options: &Options, messages: Messages) -> anyhow::Result<Pipeline> {
         let config = options.rules.config(options.root.as_deref())?;
-        let rules = options.rules.load(&config)?;
+        let rules = options.rules.load(&config, &messages)?;
         let baseline = match options.no_baseline {
             true => None,
             false => options
@@ -304,7 +304,9 @@ mod tests {
             no_builtin: true,
             ..RuleOptions::default()
         };
-        let err = options.load(&Config::default()).unwrap_err();
+        let err = options
+            .load(&Config::default(), &Messages::capture())
+            .unwrap_err();
         assert_eq!(
             err.to_string(),
             "no rules to scan with (built-in rules disabled and none given)"

@@ -10,6 +10,9 @@ use regex::bytes::Regex;
 
 use crate::rules::build_regex;
 
+/// The baseline a scan picks up from its root when no configuration names one.
+pub const BASELINE_FILE_NAME: &str = "keysweep.baseline";
+
 /// The marker a developer writes on a line to accept what is on it.
 pub const INLINE_ALLOW: &[u8] = b"keysweep:allow";
 

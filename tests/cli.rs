@@ -470,3 +470,188 @@ fn text_report_colour_and_summary() {
     let color = keysweep(dir.path(), &["dir", ".", "--color", "always"]);
     assert!(color.stdout.contains("\x1b[1;31m"));
 }
+
+#[test]
+fn version_names_the_commit_and_the_prefilter_backend() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = keysweep(dir.path(), &["--version"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    let commit = env!("KEYSWEEP_COMMIT");
+    let expected = format!(
+        "keysweep {} (commit {commit}, prefilter ",
+        env!("CARGO_PKG_VERSION")
+    );
+    assert!(run.stdout.starts_with(&expected), "{}", run.stdout);
+    let backend = run.stdout.trim_end().trim_end_matches(')');
+    assert!(
+        backend.ends_with("avx512") || backend.ends_with("dfa"),
+        "{}",
+        run.stdout
+    );
+    // Forcing the portable backend is what --version then names.
+    let forced = keysweep_cmd(dir.path())
+        .env("KEYSWEEP_PREFILTER", "dfa")
+        .arg("-V")
+        .run();
+    assert!(
+        forced.stdout.ends_with("prefilter dfa)\n"),
+        "{}",
+        forced.stdout
+    );
+}
+
+#[test]
+fn help_has_examples_and_the_real_thread_default() {
+    let dir = tempfile::tempdir().unwrap();
+    // Every command, leaves of a family included, shows examples.
+    let mut commands = vec![vec![]];
+    let mut i = 0;
+    while i < commands.len() {
+        let mut args = commands[i].clone();
+        args.push("--help".to_string());
+        let run = keysweep(
+            dir.path(),
+            &args.iter().map(String::as_str).collect::<Vec<_>>(),
+        );
+        assert_eq!(run.code, 0, "{args:?}: {}", run.all());
+        assert!(
+            run.stdout.contains("\nExamples:\n  "),
+            "{args:?}: {}",
+            run.stdout
+        );
+        assert!(
+            run.stdout.contains(" keysweep "),
+            "{args:?}: {}",
+            run.stdout
+        );
+        let parent = commands[i].clone();
+        commands.extend(subcommands(&run.stdout).into_iter().map(|s| {
+            let mut c = parent.clone();
+            c.push(s);
+            c
+        }));
+        i += 1;
+    }
+    assert!(commands.len() > 20, "{commands:?}");
+    let cpus = std::thread::available_parallelism().unwrap().get();
+    let help = keysweep(dir.path(), &["dir", "--help"]).stdout;
+    assert!(
+        help.contains(&format!("[default: {cpus}, the number of CPUs")),
+        "{help}"
+    );
+    assert!(!help.contains("[default: 0]"), "{help}");
+}
+
+#[test]
+fn completions_and_manual_pages_are_generated_from_the_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let bash = keysweep(dir.path(), &["completions", "bash"]);
+    assert_eq!(bash.code, 0, "{}", bash.all());
+    assert!(
+        bash.stdout.contains("complete -F _keysweep"),
+        "{}",
+        bash.stdout
+    );
+    assert!(bash.stdout.contains("--no-builtin-rules"));
+    let zsh = keysweep(dir.path(), &["completions", "zsh"]);
+    assert!(
+        zsh.stdout.starts_with("#compdef keysweep"),
+        "{}",
+        zsh.stdout
+    );
+    let bad = keysweep(dir.path(), &["completions", "tcsh"]);
+    assert_eq!(bad.code, 2);
+    assert!(
+        bad.stderr.contains("invalid value 'tcsh'"),
+        "{}",
+        bad.stderr
+    );
+
+    let man = keysweep(dir.path(), &["man"]);
+    assert!(man.stdout.contains(".TH keysweep 1"), "{}", man.stdout);
+    let run = keysweep(dir.path(), &["man", "--dir", "share/man1"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    let page =
+        std::fs::read_to_string(dir.path().join("share/man1/keysweep-github-repo.1")).unwrap();
+    assert!(
+        page.contains(".TH keysweep\\-github\\-repo 1") || page.contains("keysweep-github-repo"),
+        "{page}"
+    );
+    assert!(page.contains("fetch\\-all"), "{page}");
+    // A single repository's page offers no repository selection.
+    assert!(!page.contains("shard"), "{page}");
+    assert!(dir.path().join("share/man1/keysweep-dir.1").is_file());
+    assert!(
+        run.stderr.contains("manual pages written to share/man1"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// The subcommands a `--help` lists (its `Commands:` section), `help` left out.
+fn subcommands(help: &str) -> Vec<String> {
+    let Some(start) = help.find("Commands:\n") else {
+        return Vec::new();
+    };
+    help[start..]
+        .lines()
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .filter(|l| l.starts_with("  ") && !l.starts_with("   "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|name| *name != "help")
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn private_keys_show_their_type_and_the_fingerprint_ssh_keygen_prints() {
+    let dir = tempfile::tempdir().unwrap();
+    let keygen = |args: &[&str]| {
+        let out = std::process::Command::new("ssh-keygen")
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .expect("ssh-keygen (openssh-client) runs");
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    keygen(&[
+        "-q", "-t", "rsa", "-b", "2048", "-m", "PEM", "-N", "", "-C", "", "-f", "id_rsa",
+    ]);
+    keygen(&[
+        "-q",
+        "-t",
+        "ed25519",
+        "-N",
+        "",
+        "-C",
+        "",
+        "-f",
+        "id_ed25519",
+    ]);
+    let fingerprint = |pubkey: &str| {
+        let line = keygen(&["-l", "-E", "sha256", "-f", pubkey]);
+        line.split_whitespace().nth(1).unwrap().to_string()
+    };
+    let (rsa, ed) = (fingerprint("id_rsa.pub"), fingerprint("id_ed25519.pub"));
+    let run = keysweep(dir.path(), &["dir", ".", "--format", "jsonl"]);
+    let findings = run.jsonl();
+    let redacted = |rule: &str| {
+        let f = findings.iter().find(|f| f["rule"] == rule).expect(rule);
+        f["redacted"].as_str().unwrap().to_string()
+    };
+    let r = redacted("pem.rsa-private-key");
+    assert!(
+        r.starts_with(&format!("RSA PRIVATE KEY {rsa} (")),
+        "{r} vs {rsa}"
+    );
+    let r = redacted("pem.openssh-private-key");
+    assert!(
+        r.starts_with(&format!("OPENSSH PRIVATE KEY ssh-ed25519 {ed} (")),
+        "{r} vs {ed}"
+    );
+    let text = keysweep(dir.path(), &["dir", "."]);
+    assert!(text.stdout.contains(&rsa), "{}", text.stdout);
+    assert!(!text.stdout.contains("-----…"), "{}", text.stdout);
+}

@@ -9,6 +9,7 @@ mod action;
 mod ci;
 mod ci_history;
 mod cli;
+mod config;
 mod git;
 mod git_objects;
 mod github;

@@ -11,6 +11,7 @@ use crate::github::repos::Visibility;
 #[derive(Debug, Subcommand)]
 pub enum GithubCommand {
     /// Sweep every repository of an organisation: full history, incremental between runs.
+    #[command(after_help = super::help::GITHUB_ORG)]
     Org {
         /// Organisation login.
         name: String,
@@ -18,6 +19,7 @@ pub enum GithubCommand {
         sweep: SweepArgs,
     },
     /// Sweep a user's repositories (with the user's own token, private ones too).
+    #[command(after_help = super::help::GITHUB_USER)]
     User {
         /// User login.
         name: String,
@@ -25,14 +27,16 @@ pub enum GithubCommand {
         sweep: SweepArgs,
     },
     /// Sweep one repository.
+    #[command(after_help = super::help::GITHUB_REPO)]
     Repo {
         /// OWNER/NAME.
         full_name: String,
         #[command(flatten)]
-        sweep: SweepArgs,
+        sweep: RepoSweepArgs,
     },
     /// Poll the GitHub Events API and scan what each new event brings (pushes, issues,
     /// comments, pull requests, releases, wiki edits, repositories made public).
+    #[command(after_help = super::help::GITHUB_EVENTS)]
     Events(EventsArgs),
 }
 
@@ -56,8 +60,18 @@ pub struct ApiArgs {
     pub cache: PathBuf,
 }
 
+/// An organisation's or user's sweep: which repositories, then how each is swept.
 #[derive(Debug, Args, Clone)]
 pub struct SweepArgs {
+    #[command(flatten)]
+    pub select: SelectArgs,
+    #[command(flatten)]
+    pub sweep: RepoSweepArgs,
+}
+
+/// Which of many repositories a sweep takes: flags that mean nothing for one repository.
+#[derive(Debug, Args, Clone)]
+pub struct SelectArgs {
     /// Only repositories matching GLOB: matched against NAME, or against OWNER/NAME when the
     /// glob contains a slash (repeatable).
     #[arg(long, value_name = "GLOB")]
@@ -81,6 +95,26 @@ pub struct SweepArgs {
     /// Repositories fetched and scanned at the same time.
     #[arg(long, value_name = "N", default_value_t = 4)]
     pub parallel_repos: usize,
+}
+
+impl Default for SelectArgs {
+    /// One named repository: nothing filtered out, nothing to run in parallel.
+    fn default() -> Self {
+        SelectArgs {
+            include: Vec::new(),
+            exclude: Vec::new(),
+            include_forks: true,
+            include_archived: true,
+            visibility: Visibility::All,
+            shard: None,
+            parallel_repos: 1,
+        }
+    }
+}
+
+/// How each repository is swept: every `github` sweep's flags.
+#[derive(Debug, Args, Clone)]
+pub struct RepoSweepArgs {
     /// Fetch every repository, even those GitHub reports as not pushed to since the last
     /// complete sweep.
     #[arg(long)]
@@ -119,14 +153,21 @@ pub struct EventsArgs {
 impl SweepArgs {
     /// The sweep these flags ask for; the report is [`ScanArgs::report`].
     pub fn options(&self) -> crate::github::sweep::SweepOptions {
+        self.sweep.options(&self.select)
+    }
+}
+
+impl RepoSweepArgs {
+    /// The sweep of the repositories `select` picks.
+    pub fn options(&self, select: &SelectArgs) -> crate::github::sweep::SweepOptions {
         crate::github::sweep::SweepOptions {
-            include: self.include.clone(),
-            exclude: self.exclude.clone(),
-            include_forks: self.include_forks,
-            include_archived: self.include_archived,
-            visibility: self.visibility,
-            shard: self.shard,
-            parallel_repos: self.parallel_repos,
+            include: select.include.clone(),
+            exclude: select.exclude.clone(),
+            include_forks: select.include_forks,
+            include_archived: select.include_archived,
+            visibility: select.visibility,
+            shard: select.shard,
+            parallel_repos: select.parallel_repos,
             fetch_all: self.fetch_all,
             cache: self.api.cache.clone(),
             threads: self.scan.threads,
@@ -180,8 +221,8 @@ mod tests {
             panic!("not github org")
         };
         assert_eq!(name, "acme");
-        assert_eq!(sweep.shard.map(|s| (s.index, s.count)), Some((2, 4)));
-        assert_eq!(sweep.exclude, vec!["*-old".to_string()]);
+        assert_eq!(sweep.select.shard.map(|s| (s.index, s.count)), Some((2, 4)));
+        assert_eq!(sweep.select.exclude, vec!["*-old".to_string()]);
         let err =
             Cli::try_parse_from(["keysweep", "github", "org", "a", "--shard", "5/4"]).unwrap_err();
         assert_eq!(err.kind(), clap::error::ErrorKind::ValueValidation);
@@ -199,26 +240,29 @@ mod tests {
     #[test]
     fn github_flags_become_library_options() {
         let cli = Cli::try_parse_from([
-            "keysweep",
-            "github",
-            "repo",
-            "acme/api",
-            "--include-forks",
-            "--parallel-repos",
-            "2",
-            "-j",
-            "3",
-            "--cache",
-            "c",
-            "--quiet",
+            "keysweep", "github", "repo", "acme/api", "-j", "3", "--cache", "c", "--quiet",
         ])
         .unwrap();
         let Command::Github(GithubCommand::Repo { sweep, .. }) = cli.command else {
             panic!("not github repo")
         };
-        let o = sweep.options();
-        assert!(o.include_forks && !o.include_archived && !o.fetch_all && o.quiet);
-        assert_eq!((o.parallel_repos, o.threads), (2, 3));
+        // One named repository is swept whatever it is (fork, archived), alone.
+        let o = sweep.options(&SelectArgs::default());
+        assert!(o.include_forks && o.include_archived && !o.fetch_all && o.quiet);
+        assert_eq!((o.parallel_repos, o.threads), (1, 3));
+        for flag in [
+            "--shard=1/2",
+            "--include=x",
+            "--parallel-repos=2",
+            "--include-forks",
+        ] {
+            let err = Cli::try_parse_from(["keysweep", "github", "repo", "a/b", flag]).unwrap_err();
+            assert_eq!(
+                err.kind(),
+                clap::error::ErrorKind::UnknownArgument,
+                "{flag}"
+            );
+        }
         assert_eq!(o.cache, PathBuf::from("c"));
 
         let events = |args: &[&str]| {

@@ -5,8 +5,10 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 mod github;
+mod help;
 
-pub use github::{ApiArgs, EventsArgs, GithubCommand, SweepArgs};
+pub use github::{ApiArgs, EventsArgs, GithubCommand, RepoSweepArgs, SelectArgs, SweepArgs};
+pub use help::{parse, version, versioned};
 
 pub use crate::ci::Mode as CiMode;
 pub use crate::github::repos::Visibility;
@@ -18,7 +20,7 @@ pub use crate::report::Format;
     name = "keysweep",
     version,
     about = "Find leaked API keys in files, git history and GitHub, and revoke them by hash",
-    after_help = "Exit status: 0 no findings, 1 findings, 2 error or incomplete scan."
+    after_help = help::TOP
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -28,37 +30,59 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Scan files and directories (default: the current directory).
+    #[command(after_help = help::DIR)]
     Dir(DirArgs),
     /// Scan standard input (also `keysweep -`).
+    #[command(after_help = help::STDIN)]
     Stdin(ScanArgs),
     /// Scan git history: every blob of every branch, tag, remote and stash, once, and commit
     /// messages; findings name the commit that introduced them.
+    #[command(after_help = help::GIT)]
     Git(GitArgs),
     /// Scan what the next commit would add (staged lines only); exit 1 blocks the commit.
+    #[command(after_help = help::STAGED)]
     Staged(StagedArgs),
     /// Install a git pre-commit hook that runs `keysweep staged`.
+    #[command(after_help = help::INSTALL_HOOK)]
     InstallHook(InstallHookArgs),
     /// CI: scan exactly what the triggering GitHub event added (push, pull request, merge
     /// queue; full history on schedules), deepening a shallow checkout as needed; writes SARIF,
     /// workflow annotations, the job summary and step outputs.
+    #[command(after_help = help::CI)]
     Ci(CiArgs),
-    /// List or check detection rules.
-    #[command(subcommand)]
+    /// List, check or convert detection rules.
+    #[command(subcommand, after_help = help::RULES)]
     Rules(RulesCommand),
     /// Manage baselines: fingerprints of accepted findings that later scans hide.
-    #[command(subcommand)]
+    #[command(subcommand, after_help = help::BASELINE)]
     Baseline(BaselineCommand),
     /// Revoke the keys of a keysweep JSON or JSONL report by hash (see docs/revocation.md).
+    #[command(after_help = help::REVOKE)]
     Revoke(RevokeCommand),
     /// Sweep GitHub organisations, users and repositories, or watch GitHub events.
-    #[command(subcommand)]
+    #[command(subcommand, after_help = help::GITHUB)]
     Github(GithubCommand),
     /// Work with reports (merge the outputs of sharded sweeps).
-    #[command(subcommand)]
+    #[command(subcommand, after_help = help::REPORT)]
     Report(ReportCommand),
     /// Receive GitHub webhooks and secret-scanning partner alerts over HTTP and revoke the keys
     /// they carry, by hash, within seconds (see docs/serve.md).
+    #[command(after_help = help::SERVE)]
     Serve(ServeArgs),
+    /// Print a shell completion script.
+    #[command(after_help = help::COMPLETIONS)]
+    Completions {
+        /// The shell to complete in.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), or write one page per command into a directory.
+    #[command(after_help = help::MAN)]
+    Man {
+        /// Write keysweep.1 and a page per command (keysweep-dir.1, …) into DIR.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -196,8 +220,14 @@ pub struct ScanArgs {
     /// Hide findings whose fingerprint is listed in FILE.
     #[arg(long, value_name = "FILE")]
     pub baseline: Option<PathBuf>,
-    /// Scanning threads (default: number of CPUs).
-    #[arg(short = 'j', long, value_name = "N", default_value_t = 0)]
+    #[arg(
+        short = 'j',
+        long,
+        value_name = "N",
+        default_value_t = 0,
+        hide_default_value = true,
+        help = help::threads()
+    )]
     pub threads: usize,
     /// When to colour text output.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
@@ -253,6 +283,7 @@ pub struct RevokeCommand {
 #[derive(Debug, Subcommand)]
 pub enum RulesCommand {
     /// List the rules in force.
+    #[command(after_help = help::RULES)]
     List {
         #[command(flatten)]
         rules: RuleArgs,
@@ -273,9 +304,20 @@ pub enum RulesCommand {
         github_partner: bool,
     },
     /// Run every rule's examples and negative examples; exit 1 on any failure.
+    #[command(after_help = help::RULES)]
     Check {
         /// Rule file or directory to check (default: the built-in rules).
         path: Option<PathBuf>,
+    },
+    /// Convert a gitleaks-style configuration (`[[rules]]`) into a keysweep rule file; what
+    /// cannot be carried over is listed on stderr.
+    #[command(after_help = help::RULES)]
+    Convert {
+        /// The gitleaks-style TOML file (e.g. .gitleaks.toml).
+        file: PathBuf,
+        /// Write the keysweep rule file to FILE instead of standard output.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
     },
 }
 
@@ -351,6 +393,7 @@ impl WalkArgs {
             no_ignore: self.no_ignore,
             follow: self.follow,
             threads,
+            skip: Vec::new(),
         }
     }
 }
@@ -358,6 +401,7 @@ impl WalkArgs {
 #[derive(Debug, Subcommand)]
 pub enum BaselineCommand {
     /// Scan PATHS (or read a JSON/JSONL report) and write the fingerprints of what is found.
+    #[command(after_help = help::BASELINE)]
     Create {
         /// Files or directories to scan.
         #[arg(default_value = ".")]
@@ -366,7 +410,7 @@ pub enum BaselineCommand {
         #[arg(long, value_name = "REPORT")]
         from: Option<PathBuf>,
         /// Where to write the baseline.
-        #[arg(short, long, value_name = "FILE", default_value = "keysweep.baseline")]
+        #[arg(short, long, value_name = "FILE", default_value = crate::suppress::BASELINE_FILE_NAME)]
         output: PathBuf,
         #[command(flatten)]
         walk: WalkArgs,
@@ -379,6 +423,7 @@ pub enum BaselineCommand {
 pub enum ReportCommand {
     /// Join keysweep reports (JSON Lines or JSON, or SARIF), e.g. the outputs of a sharded
     /// sweep, into one, de-duplicated by fingerprint. Exits 1 when the result has findings.
+    #[command(after_help = help::REPORT)]
     Merge {
         /// Reports to merge: all keysweep JSON/JSONL, or all SARIF.
         #[arg(required = true, value_name = "REPORT")]

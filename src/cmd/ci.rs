@@ -23,6 +23,9 @@ pub fn run(args: &CiArgs, messages: &Messages) -> anyhow::Result<Outcome> {
         None => {
             let options = DirOptions {
                 threads: args.scan.threads,
+                skip: vec![pipeline
+                    .config
+                    .journal(args.scan.revocation.journal.as_deref())],
                 ..DirOptions::default()
             };
             source::dir::scan(

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use crate::cli::{ApiArgs, EventsArgs, GithubCommand};
+use crate::cli::{ApiArgs, EventsArgs, GithubCommand, SelectArgs};
 use crate::github::client::Client;
 use crate::github::repos::Target;
 use crate::github::{self, events, sweep};
@@ -11,17 +11,21 @@ use crate::messages::Messages;
 use crate::pipeline::{Outcome, Pipeline};
 
 pub fn run(command: GithubCommand, messages: &Messages) -> anyhow::Result<Outcome> {
-    let (target, sweep) = match command {
-        GithubCommand::Org { name, sweep } => (Target::new_org(&name)?, sweep),
-        GithubCommand::User { name, sweep } => (Target::new_user(&name)?, sweep),
-        GithubCommand::Repo { full_name, sweep } => (Target::new_repo(&full_name)?, sweep),
+    let (target, select, sweep) = match command {
+        GithubCommand::Org { name, sweep } => (Target::new_org(&name)?, sweep.select, sweep.sweep),
+        GithubCommand::User { name, sweep } => {
+            (Target::new_user(&name)?, sweep.select, sweep.sweep)
+        }
+        GithubCommand::Repo { full_name, sweep } => {
+            (Target::new_repo(&full_name)?, SelectArgs::default(), sweep)
+        }
         GithubCommand::Events(args) => return run_events(&args, messages),
     };
     let pipeline = Pipeline::build(&sweep.scan.pipeline(Some(Path::new("."))), messages.clone())?;
     let client = connect(&sweep.api, messages)?;
     sweep::run(
         target,
-        &sweep.options(),
+        &sweep.options(&select),
         &sweep.scan.report(),
         &pipeline,
         &client,

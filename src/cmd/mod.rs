@@ -6,6 +6,7 @@ mod baseline;
 mod ci;
 mod github;
 mod hook;
+mod manual;
 mod report;
 mod revoke;
 mod rules;
@@ -35,6 +36,9 @@ pub fn run(cli: Cli, messages: &Messages) -> anyhow::Result<Outcome> {
         }) => rules::list(&rules, json || format == crate::cli::ListFormat::Json),
         Command::Rules(RulesCommand::Export { rules, .. }) => rules::export_github_partner(&rules),
         Command::Rules(RulesCommand::Check { path }) => rules::check(path.as_deref(), messages),
+        Command::Rules(RulesCommand::Convert { file, output }) => {
+            rules::convert(&file, output.as_deref(), messages)
+        }
         Command::Baseline(BaselineCommand::Create {
             paths,
             from,
@@ -51,5 +55,7 @@ pub fn run(cli: Cli, messages: &Messages) -> anyhow::Result<Outcome> {
             rules,
         }) => report::merge(&inputs, format, output.as_deref(), &rules, messages),
         Command::Serve(args) => serve::run(&args, messages),
+        Command::Completions { shell } => manual::completions(shell),
+        Command::Man { dir } => manual::man(dir.as_deref(), messages),
     }
 }

@@ -40,7 +40,7 @@ pub fn merge(
             } => {
                 // Rules only describe results (SARIF); a rule missing here is not an error.
                 let options = rule_args.options();
-                let rules = options.load(&options.config(None)?)?;
+                let rules = options.load(&options.config(None)?, messages)?;
                 let summary = merge::summary(findings, rules.len(), *incomplete);
                 let color = ReportOptions { color: false };
                 report::write(format, findings, &summary, &rules, out, &color)?;

@@ -12,7 +12,6 @@ use crate::output::Target;
 use crate::pipeline::Outcome;
 use crate::report::{self, Format, ReportOptions, Summary};
 use crate::revoke::{Revocation, Settings};
-use crate::rules::RuleSet;
 
 /// Exit 2 if any revocation failed, else 0: the findings are the input here, not news.
 pub fn run(args: &RevokeCommand, messages: &Messages) -> anyhow::Result<Outcome> {
@@ -20,7 +19,7 @@ pub fn run(args: &RevokeCommand, messages: &Messages) -> anyhow::Result<Outcome>
     let config = rule_options.config(Some(Path::new(".")))?;
     // Rules give the default prefixes; a `[revoke] prefixes` list makes them unnecessary, so an
     // empty set is no error here.
-    let rules = RuleSet::load(&config.rule_sources(&rule_options.paths, rule_options.no_builtin))?;
+    let rules = config.load_rules(&rule_options.paths, rule_options.no_builtin, messages)?;
     let options = args.options.options();
     if args.print_egress {
         let settings = Settings::resolve(&config.revoke_section(), &rules, &options)?;

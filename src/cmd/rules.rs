@@ -11,7 +11,7 @@ use crate::serve::registration;
 
 pub fn list(args: &RuleArgs, json: bool) -> anyhow::Result<Outcome> {
     let options = args.options();
-    let rules = options.load(&options.config(None)?)?;
+    let rules = options.load(&options.config(None)?, &Messages::stderr())?;
     let mut out = io::stdout().lock();
     if json {
         let list: Vec<_> = rules
@@ -55,6 +55,33 @@ pub fn export_github_partner(args: &RuleArgs) -> anyhow::Result<Outcome> {
     let mut out = io::stdout().lock();
     serde_json::to_writer_pretty(&mut out, &registration::token_types(&rules))?;
     writeln!(out)?;
+    Ok(Outcome::default())
+}
+
+/// `rules convert FILE`: a gitleaks-style file as a keysweep rule file. What could not be
+/// carried over is warned about, and converting nothing usable is an error.
+pub fn convert(file: &Path, output: Option<&Path>, messages: &Messages) -> anyhow::Result<Outcome> {
+    let import = crate::gitleaks::read_if_gitleaks(file)?.ok_or_else(|| {
+        anyhow::anyhow!(
+            "{} has no [[rules]] table: not a gitleaks-style configuration",
+            file.display()
+        )
+    })?;
+    import.warn(file, messages);
+    anyhow::ensure!(
+        !import.rules.is_empty(),
+        "{}: no rule could be converted",
+        file.display()
+    );
+    let text = crate::gitleaks::to_keysweep_toml(&import.rules)?;
+    crate::output::Target::new(output).write(|out| Ok(out.write_all(text.as_bytes())?))?;
+    if output.is_some() {
+        messages.status(format_args!(
+            "{} written to {}",
+            plural(import.rules.len(), "rule"),
+            output.unwrap_or(file).display()
+        ));
+    }
     Ok(Outcome::default())
 }
 

@@ -12,7 +12,9 @@ pub fn dir(args: &DirArgs, messages: &Messages) -> anyhow::Result<Outcome> {
     let root = args.paths.first().map(PathBuf::as_path);
     let pipeline = Pipeline::build(&args.scan.pipeline(root), messages.clone())?;
     let collector = Collector::default();
-    let options = args.walk.options(args.scan.threads);
+    let mut options = args.walk.options(args.scan.threads);
+    let journal = args.scan.revocation.journal.as_deref();
+    options.skip.push(pipeline.config.journal(journal));
     pipeline.run(&collector, || {
         source::dir::scan(&pipeline.scanner, &args.paths, &options, &collector)
     });

@@ -16,6 +16,8 @@ pub struct DirOptions {
     pub follow: bool,
     /// Walker threads; 0 picks from the number of CPUs.
     pub threads: usize,
+    /// Files never scanned wherever they are (keysweep's own revocation journal).
+    pub skip: Vec<PathBuf>,
 }
 
 pub fn scan(scanner: &Scanner, roots: &[PathBuf], options: &DirOptions, collector: &Collector) {
@@ -33,6 +35,7 @@ pub fn scan(scanner: &Scanner, roots: &[PathBuf], options: &DirOptions, collecto
         builder.add(root);
     }
     let filters = !options.no_ignore;
+    let skip = Skip::new(&options.skip);
     builder
         // Secrets love dotfiles (.env, .npmrc, .aws/credentials): hidden files are scanned.
         .hidden(false)
@@ -44,7 +47,7 @@ pub fn scan(scanner: &Scanner, roots: &[PathBuf], options: &DirOptions, collecto
         .follow_links(options.follow)
         .threads(options.threads)
         // Object stores are compressed; history is the `git` command's job.
-        .filter_entry(|e| e.file_name() != ".git");
+        .filter_entry(move |e| e.file_name() != ".git" && !skip.matches(e.path()));
     if filters {
         builder.add_custom_ignore_filename(".keysweepignore");
     }
@@ -112,6 +115,26 @@ fn display_bytes(path: &Path) -> Vec<u8> {
 #[cfg(not(unix))]
 fn display_bytes(path: &Path) -> Vec<u8> {
     display_path(path).into_bytes()
+}
+
+/// Files to leave out, compared as canonical paths; only entries whose name matches pay for
+/// the `canonicalize` (a walk of a million files stays a walk of names).
+#[derive(Clone)]
+struct Skip {
+    files: Vec<PathBuf>,
+}
+
+impl Skip {
+    fn new(paths: &[PathBuf]) -> Skip {
+        let files = paths.iter().filter_map(|p| p.canonicalize().ok()).collect();
+        Skip { files }
+    }
+
+    fn matches(&self, path: &Path) -> bool {
+        self.files.iter().any(|f| {
+            f.file_name() == path.file_name() && path.canonicalize().is_ok_and(|p| p == *f)
+        })
+    }
 }
 
 /// Paths as the user typed their roots, minus a leading `./`.
