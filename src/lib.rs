@@ -12,6 +12,7 @@ pub mod ci;
 pub mod cli;
 pub mod cmd;
 pub mod config;
+pub mod decode;
 pub mod finding;
 pub mod github;
 pub mod hook;
