@@ -13,6 +13,8 @@
 //! [[rule]]                           # inline rules, same syntax as rules/*.toml
 //! [revoke]                           # see docs/revocation.md
 //! endpoint = "https://keys.example.com/v1/revocations"
+//! [archives]                         # limits for archives and encoded values, see
+//! max_total_size = 1073741824        #   docs/archives.md
 //! [serve]                            # `keysweep serve`, see docs/serve.md
 //! webhook_secret_env = "KEYSWEEP_WEBHOOK_SECRET"
 //! ```
@@ -47,6 +49,8 @@ pub struct Config {
     /// `[notify]`: see `serve::notify`.
     #[serde(default)]
     pub notify: Option<NotifyConfig>,
+    #[serde(default)]
+    pub archives: crate::decode::Limits,
     /// Directory of the file, against which relative paths in it resolve.
     #[serde(skip)]
     pub dir: PathBuf,

@@ -21,6 +21,13 @@ pub struct Origin {
     /// their place): machine readers can still name the file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path_bytes: Option<Vec<u8>>,
+    /// The member of the archive at `path` (`config/.env`; nested: `inner.zip!config/.env`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member: Option<String>,
+    /// How the secret was encoded where it was found (`base64`; nested: `base64,base64`):
+    /// line and column are those of the encoded run, the hashes those of the decoded key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoding: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repo: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -133,10 +140,14 @@ impl Finding {
         }
     }
 
-    /// Display location: `path:line:column`, or `<source>:line:column` when there is no path.
+    /// Display location: `path:line:column` (`archive.zip!member:line:column` inside an
+    /// archive), or `<source>:line:column` when there is no path.
     pub fn location(&self) -> String {
         let path = self.origin.path.as_deref().unwrap_or(&self.origin.source);
-        format!("{path}:{}:{}", self.line, self.column)
+        match &self.origin.member {
+            Some(member) => format!("{path}!{member}:{}:{}", self.line, self.column),
+            None => format!("{path}:{}:{}", self.line, self.column),
+        }
     }
 }
 

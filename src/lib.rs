@@ -13,6 +13,7 @@ pub mod cli;
 pub mod cmd;
 pub mod config;
 pub mod control;
+pub mod decode;
 pub mod escape;
 pub mod finding;
 pub mod github;

@@ -149,6 +149,7 @@ impl Pipeline {
             .transpose()?;
         let scan = ScanOptions {
             show_secrets: options.show_secrets,
+            archives: config.archives.clone(),
         };
         Ok(Pipeline {
             scanner: Scanner::new(rules, suppress, scan, messages)?,

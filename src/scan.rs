@@ -4,12 +4,16 @@
 //! their own threads; findings go to one [`Collector`]. Everything a thread reuses between
 //! blobs lives in [`Scratch`], so the hot path does not allocate per blob.
 
+mod decoded;
+
+use std::fs::File;
 use std::io::{self, Read};
 use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use crate::decode::{self, binary::is_binary, Limits};
 use crate::finding::{fingerprint, redact, secret_sha256, Finding, Origin};
 use crate::matcher::{self, Match, Matcher};
 use crate::messages::Messages;
@@ -27,8 +31,6 @@ pub const CHUNK_SIZE: usize = 8 << 20;
 pub const CHUNK_OVERLAP: usize = 64 << 10;
 /// Extra bytes carried before the overlap so regexes still see what precedes a match there.
 const CHUNK_CONTEXT: usize = 4 << 10;
-/// A NUL byte in this many leading bytes marks a binary file (git and ripgrep use the same test).
-const BINARY_PROBE: usize = 8 << 10;
 /// Snippets longer than this are cut around the secret.
 const SNIPPET_MAX: usize = 160;
 
@@ -36,6 +38,8 @@ const SNIPPET_MAX: usize = 160;
 pub struct ScanOptions {
     /// Keep raw secrets in findings (`--show-secrets`).
     pub show_secrets: bool,
+    /// Archives and encoded values: what is opened and decoded, and its limits.
+    pub archives: Limits,
 }
 
 /// Counters shared by all scanning threads.
@@ -124,20 +128,46 @@ impl Scanner {
         scratch: &mut Scratch,
         emit: &mut dyn FnMut(Finding),
     ) -> Scanned {
-        if is_binary(bytes) {
-            self.stats.binary_skipped.fetch_add(1, Relaxed);
-            return Scanned::Binary;
+        if let Some(kind) = self.archive_kind(bytes) {
+            return self.unpack_bytes(kind, bytes, origin, scratch, emit);
         }
-        self.stats.files.fetch_add(1, Relaxed);
-        self.stats.bytes.fetch_add(bytes.len() as u64, Relaxed);
+        let binary = is_binary(bytes);
+        self.count_blob(binary, bytes.len());
         let view = Chunk {
             bytes,
             accept: 0..bytes.len(),
             line: 1,
             column: 0,
+            binary,
+            depth: 0,
         };
         self.scan_chunk(&view, origin, scratch, emit);
-        Scanned::Text
+        scanned(binary)
+    }
+
+    /// Scans a file: as [`Scanner::scan_reader`], with random access for a zip.
+    pub fn scan_file(
+        &self,
+        file: &File,
+        origin: &Origin,
+        scratch: &mut Scratch,
+        emit: &mut dyn FnMut(Finding),
+    ) -> io::Result<Scanned> {
+        let mut buf = std::mem::take(&mut scratch.buf);
+        let mut reader = file;
+        let result =
+            self.scan_reader_with(&mut reader, Some(file), origin, scratch, &mut buf, emit);
+        scratch.buf = buf;
+        result
+    }
+
+    fn count_blob(&self, binary: bool, len: usize) {
+        if binary {
+            self.stats.binary_skipped.fetch_add(1, Relaxed);
+        } else {
+            self.stats.files.fetch_add(1, Relaxed);
+            self.stats.bytes.fetch_add(len as u64, Relaxed);
+        }
     }
 
     /// Scans a stream in overlapping chunks of [`CHUNK_SIZE`], so memory stays bounded and a key
@@ -150,7 +180,7 @@ impl Scanner {
         emit: &mut dyn FnMut(Finding),
     ) -> io::Result<Scanned> {
         let mut buf = std::mem::take(&mut scratch.buf);
-        let result = self.scan_reader_with(reader, origin, scratch, &mut buf, emit);
+        let result = self.scan_reader_with(reader, None, origin, scratch, &mut buf, emit);
         scratch.buf = buf;
         result
     }
@@ -158,6 +188,7 @@ impl Scanner {
     fn scan_reader_with(
         &self,
         reader: &mut dyn Read,
+        file: Option<&File>,
         origin: &Origin,
         scratch: &mut Scratch,
         buf: &mut Vec<u8>,
@@ -171,32 +202,37 @@ impl Scanner {
         let (mut line, mut column) = (1u64, 0u64);
         let mut accept_from = 0;
         let mut first = true;
+        let mut binary = false;
         loop {
             let carried = filled;
             let eof;
             (filled, eof) = fill(reader, buf, filled, CHUNK_SIZE)?;
             let data = &buf[..filled];
             if first {
-                if is_binary(data) {
-                    self.stats.binary_skipped.fetch_add(1, Relaxed);
-                    return Ok(Scanned::Binary);
+                if let Some(kind) = self.archive_kind(data) {
+                    return Ok(self.unpack_stream(kind, data, reader, file, origin, scratch, emit));
                 }
-                self.stats.files.fetch_add(1, Relaxed);
+                binary = is_binary(data);
+                self.count_blob(binary, 0);
                 first = false;
             }
-            self.stats
-                .bytes
-                .fetch_add((filled - carried) as u64, Relaxed);
+            if !binary {
+                self.stats
+                    .bytes
+                    .fetch_add((filled - carried) as u64, Relaxed);
+            }
             let limit = if eof { filled } else { filled - CHUNK_OVERLAP };
             let view = Chunk {
                 bytes: data,
                 accept: accept_from..limit,
                 line,
                 column,
+                binary,
+                depth: 0,
             };
             self.scan_chunk(&view, origin, scratch, emit);
             if eof {
-                return Ok(Scanned::Text);
+                return Ok(scanned(binary));
             }
             let carry_from = limit.saturating_sub(CHUNK_CONTEXT);
             (line, column) = advance(line, column, &buf[..carry_from]);
@@ -223,9 +259,33 @@ impl Scanner {
             .find(&self.rules, chunk.bytes, mscratch, matches);
         let redactions = mscratch.redactions();
         matches.retain(|m| chunk.accept.contains(&m.secret.start));
-        if matches.is_empty() {
-            return;
+        if chunk.binary {
+            // Binary data: only keys that name their type by a literal prefix, not the
+            // generic rules random bytes would trip.
+            matches.retain(|m| {
+                self.rules
+                    .get(m.rule)
+                    .prefix_of(&chunk.bytes[m.secret.clone()])
+                    .is_some()
+            });
         }
+        if !matches.is_empty() {
+            self.emit_matches(chunk, origin, matches, redactions, emit);
+        }
+        if !chunk.binary && self.options.archives.decode && chunk.depth < decode::encoded::MAX_DEPTH
+        {
+            self.scan_encoded(chunk, origin, scratch, emit);
+        }
+    }
+
+    fn emit_matches(
+        &self,
+        chunk: &Chunk<'_>,
+        origin: &Origin,
+        matches: &[Match],
+        redactions: &[(usize, Range<usize>)],
+        emit: &mut dyn FnMut(Finding),
+    ) {
         let bytes = chunk.bytes;
         let mut locator = Locator::new(bytes, chunk.line, chunk.column);
         for m in matches.iter() {
@@ -261,7 +321,10 @@ impl Scanner {
                 revocable: rule.spec.revocable,
                 line: place.line,
                 column: place.column,
-                snippet: self.snippet(bytes, place.line_range, m.secret.clone(), redactions),
+                snippet: match chunk.binary {
+                    true => String::new(),
+                    false => self.snippet(bytes, place.line_range, m.secret.clone(), redactions),
+                },
                 origin: origin.clone(),
                 revocation: None,
             });
@@ -314,6 +377,17 @@ struct Chunk<'a> {
     line: u64,
     /// Characters between the start of that line and `bytes[0]`.
     column: u64,
+    /// Binary data: prefixed keys only, no snippet, nothing decoded.
+    binary: bool,
+    /// Layers of encoding these bytes were decoded from.
+    depth: u32,
+}
+
+fn scanned(binary: bool) -> Scanned {
+    match binary {
+        true => Scanned::Binary,
+        false => Scanned::Text,
+    }
 }
 
 /// Reads until `buf` holds `target` bytes or the stream ends; true at end of stream.
@@ -350,8 +424,10 @@ fn advance(line: u64, column: u64, passed: &[u8]) -> (u64, u64) {
     }
 }
 
-pub fn is_binary(bytes: &[u8]) -> bool {
-    memchr::memchr(0, &bytes[..bytes.len().min(BINARY_PROBE)]).is_some()
+/// Characters in UTF-8 bytes (invalid bytes count one each): columns are in characters, as
+/// editors show them.
+fn chars(bytes: &[u8]) -> u64 {
+    bytes.iter().filter(|&&b| (b & 0xC0) != 0x80).count() as u64
 }
 
 /// Gathers findings from every thread; sorts and de-duplicates at the end so output is
@@ -394,6 +470,7 @@ pub fn sort_findings(v: &mut Vec<Finding>) {
         (
             f.origin.repo.clone(),
             f.origin.path.clone(),
+            f.origin.member.clone(),
             f.origin.commit.clone(),
             f.line,
             f.column,
@@ -518,12 +595,32 @@ keywords = ["tk_"]
     }
 
     #[test]
-    fn binary_is_skipped_and_counted() {
-        let s = scanner();
-        let mut data = format!("{KEY}\0").into_bytes();
-        data.extend_from_slice(&[1, 2, 3]);
-        assert!(scan(&s, &data).is_empty());
+    fn binary_is_counted_and_searched_for_prefixed_keys_only() {
+        const GENERIC: &str = r#"
+[[rule]]
+id = "t.generic"
+description = "generic"
+regex = '''secret=([A-Za-z0-9]{24})'''
+keywords = ["secret="]
+"#;
+        let rules = format!("{RULE}{GENERIC}");
+        let rules = RuleSet::compile(parse_file("t", &rules).unwrap()).unwrap();
+        let s = Scanner::new(
+            rules,
+            Suppressor::default(),
+            ScanOptions::default(),
+            Messages::capture(),
+        )
+        .unwrap();
+        let mut data: Vec<u8> = (0..2048u32).flat_map(|i| i.to_le_bytes()).collect();
+        data.extend_from_slice(format!("\0{KEY}\0secret=Q3EGRXTWZPLKJH7Mab9fK2Lm\0").as_bytes());
+        let f = scan(&s, &data);
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!((f[0].rule.as_str(), f[0].snippet.as_str()), ("t.key", ""));
         assert_eq!(s.stats.binary_skipped.load(Relaxed), 1);
+        // One stray NUL does not make text binary.
+        let f = scan(&s, b"a\0b\nsecret=Q3EGRXTWZPLKJH7Mab9fK2Lm\n");
+        assert_eq!((f.len(), f[0].line), (1, 2));
     }
 
     #[test]

@@ -205,7 +205,9 @@ fn binary_invalid_utf8_and_huge_files() {
     let doc: Value = serde_json::from_str(&run.stdout).unwrap();
     let f = doc["findings"].as_array().unwrap();
     let paths: Vec<_> = f.iter().map(|f| f["path"].as_str().unwrap()).collect();
-    assert_eq!(paths, vec!["huge.log", "latin1.txt"], "{f:#?}");
+    // The binary file is searched too, for prefixed keys (issue 12 item 7).
+    assert_eq!(paths, vec!["huge.log", "latin1.txt", "tool.bin"], "{f:#?}");
+    assert_eq!(f[2]["snippet"], Value::Null, "no snippet from binary data");
     assert_eq!(f[0]["line"].as_u64(), Some((start / 64 + 1) as u64));
     assert_eq!(
         f[0]["secret_sha256"],

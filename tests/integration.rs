@@ -6,6 +6,7 @@ mod harness;
 mod support;
 
 mod action;
+mod archives;
 mod ci;
 mod ci_history;
 mod cli;

@@ -92,7 +92,10 @@ fn result(group: &[&Finding], rule_index: i64) -> SarifResult {
         .enumerate()
         .map(|(i, f)| Location {
             id: Some(i as i64 + 1),
-            message: Some(text_message(format!("Same secret ({})", f.redacted))),
+            message: Some(text_message(match &f.origin.member {
+                Some(m) => format!("Same secret ({}) in archive member {m}", f.redacted),
+                None => format!("Same secret ({})", f.redacted),
+            })),
             ..location(f)
         })
         .collect();
@@ -100,6 +103,13 @@ fn result(group: &[&Finding], rule_index: i64) -> SarifResult {
         "{} found: {} (sha256 {})",
         first.description, first.redacted, first.secret_sha256
     );
+    // The URI names the archive (what code scanning can open); the message names the member.
+    if let Some(member) = &first.origin.member {
+        message.push_str(&format!(" in archive member {member}"));
+    }
+    if let Some(encoding) = &first.origin.encoding {
+        message.push_str(&format!(" ({encoding}-encoded)"));
+    }
     if group.len() > 1 {
         message.push_str(&format!("; {} more occurrence(s)", group.len() - 1));
     }
@@ -132,6 +142,12 @@ fn properties(first: &Finding, occurrences: usize) -> BTreeMap<String, serde_jso
     }
     if let Some(url) = &first.origin.url {
         props.insert("url".into(), url.clone().into());
+    }
+    if let Some(member) = &first.origin.member {
+        props.insert("member".into(), member.clone().into());
+    }
+    if let Some(encoding) = &first.origin.encoding {
+        props.insert("encoding".into(), encoding.clone().into());
     }
     if let Some(r) = &first.revocation {
         props.insert("revocation".into(), r.clone().into());

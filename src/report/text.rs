@@ -53,6 +53,9 @@ pub fn write(
         if let Some(id) = &f.key_id {
             write!(out, "  key id {}", visible(id))?;
         }
+        if let Some(encoding) = &f.origin.encoding {
+            write!(out, "  {encoding}-encoded")?;
+        }
         writeln!(out)?;
         if let Some(commit) = &f.origin.commit {
             let short = &commit[..commit.len().min(12)];

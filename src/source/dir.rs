@@ -79,8 +79,8 @@ fn scan_file(scanner: &Scanner, path: &Path, scratch: &mut Scratch, collector: &
     let mut emit = |f| collector.push(f);
     // Every file goes through the streaming reader: small ones end in one chunk, and nothing
     // needs the file's size first (one syscall less per file).
-    let result = File::open(path)
-        .and_then(|mut file| scanner.scan_reader(&mut file, &origin, scratch, &mut emit));
+    let result =
+        File::open(path).and_then(|file| scanner.scan_file(&file, &origin, scratch, &mut emit));
     if let Err(e) = result {
         scanner
             .messages

@@ -72,6 +72,9 @@ impl Run<'_> {
         let BlobHit { blob, mut finding } = hit;
         let mut origin = Origin {
             blob: Some(blob.to_string()),
+            // Where in the blob, which the scan knew: an archive member, an encoding.
+            member: finding.origin.member.take(),
+            encoding: finding.origin.encoding.take(),
             ..self.base_origin("git")
         };
         let shown: Vec<&Intro> = places
