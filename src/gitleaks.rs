@@ -172,6 +172,8 @@ fn import_rule(rule: &Table, unsupported: &mut Vec<String>) -> anyhow::Result<Op
         keywords,
         min_entropy: rule.get("entropy").and_then(number),
         severity: Severity::default(),
+        // Not stated by a gitleaks rule; `rules check` asks for one on conversion.
+        confidence: None,
         revocable: false,
         checksum: None,
         window: None,

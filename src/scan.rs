@@ -424,12 +424,6 @@ fn advance(line: u64, column: u64, passed: &[u8]) -> (u64, u64) {
     }
 }
 
-/// Characters in UTF-8 bytes (invalid bytes count one each): columns are in characters, as
-/// editors show them.
-fn chars(bytes: &[u8]) -> u64 {
-    bytes.iter().filter(|&&b| (b & 0xC0) != 0x80).count() as u64
-}
-
 /// Gathers findings from every thread; sorts and de-duplicates at the end so output is
 /// deterministic whatever the thread count.
 #[derive(Default, Clone)]

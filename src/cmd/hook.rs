@@ -35,6 +35,10 @@ pub fn pre_commit(
         no_ignore: true,
         follow: false,
         threads: args.scan.threads,
+        // The revocation journal is never scanned (its lines hold hashes named like keys).
+        skip: vec![pipeline
+            .config
+            .journal(args.scan.revocation.journal.as_deref())],
     };
     pipeline.run(&collector, || {
         crate::source::dir::scan(&pipeline.scanner, files, &options, &collector)

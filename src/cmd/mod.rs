@@ -34,7 +34,9 @@ pub fn run(cli: Cli, messages: &Messages) -> anyhow::Result<Outcome> {
             format,
             json,
         }) => rules::list(&rules, json || format == crate::cli::ListFormat::Json),
-        Command::Rules(RulesCommand::Export { rules, .. }) => rules::export_github_partner(&rules),
+        Command::Rules(RulesCommand::Export { rules, .. }) => {
+            rules::export_github_partner(&rules, messages)
+        }
         Command::Rules(RulesCommand::Check { path }) => rules::check(path.as_deref(), messages),
         Command::Rules(RulesCommand::Convert { file, output }) => {
             rules::convert(&file, output.as_deref(), messages)

@@ -49,9 +49,9 @@ pub fn list(args: &RuleArgs, json: bool) -> anyhow::Result<Outcome> {
 }
 
 /// `rules export --github-partner`: the token types to register with GitHub's partner program.
-pub fn export_github_partner(args: &RuleArgs) -> anyhow::Result<Outcome> {
+pub fn export_github_partner(args: &RuleArgs, messages: &Messages) -> anyhow::Result<Outcome> {
     let options = args.options();
-    let rules = options.load(&options.config(None)?)?;
+    let rules = options.load(&options.config(None)?, messages)?;
     let mut out = io::stdout().lock();
     serde_json::to_writer_pretty(&mut out, &registration::token_types(&rules))?;
     writeln!(out)?;
