@@ -15,9 +15,6 @@ use toml::{Table, Value};
 use crate::messages::{plural, Messages};
 use crate::rules::{self, AllowlistSpec, RuleSpec, Severity};
 
-/// Rule files larger than this are refused: a rule file is written by hand.
-const MAX_FILE: u64 = 16 << 20;
-
 /// The rules of one gitleaks-style file, and what of it keysweep could not use.
 #[derive(Debug, Default)]
 pub struct Import {
@@ -57,7 +54,9 @@ pub fn read_if_gitleaks(path: &Path) -> anyhow::Result<Option<Import>> {
     if !path.is_file() {
         return Ok(None);
     }
-    let text = read_bounded(path)?;
+    // The same bounded read as every control file (the keysweep loader reads it the same way).
+    let text = crate::control::read_to_string(path, crate::control::CONTROL_FILE_MAX)
+        .with_context(|| format!("cannot read rule file {}", path.display()))?;
     let table: Table = match toml::from_str(&text) {
         Ok(t) => t,
         // Not ours to report: the keysweep loader names the syntax error.
@@ -69,19 +68,6 @@ pub fn read_if_gitleaks(path: &Path) -> anyhow::Result<Option<Import>> {
     import(&table)
         .map(Some)
         .with_context(|| format!("rule file {}", path.display()))
-}
-
-fn read_bounded(path: &Path) -> anyhow::Result<String> {
-    let len = std::fs::metadata(path)
-        .with_context(|| format!("cannot read rule file {}", path.display()))?
-        .len();
-    anyhow::ensure!(
-        len <= MAX_FILE,
-        "rule file {} is larger than 16 MiB",
-        path.display()
-    );
-    std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read rule file {}", path.display()))
 }
 
 /// Converts a parsed gitleaks configuration.

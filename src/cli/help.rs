@@ -51,9 +51,10 @@ Examples:
 
 pub const RULES: &str = "\
 Examples:
-  keysweep rules list --json
+  keysweep rules list --format json
   keysweep rules check my-rules/
-  keysweep rules convert .gitleaks.toml -o keysweep-rules.toml";
+  keysweep rules convert .gitleaks.toml -o keysweep-rules.toml
+  keysweep rules export --github-partner > partner-token-types.json";
 
 pub const BASELINE: &str = "\
 Examples:

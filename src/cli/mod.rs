@@ -295,6 +295,7 @@ pub enum RulesCommand {
         json: bool,
     },
     /// Export the rules in force for registration elsewhere.
+    #[command(after_help = help::RULES)]
     Export {
         #[command(flatten)]
         rules: RuleArgs,
