@@ -6,11 +6,11 @@ use std::fmt;
 use std::fs::File;
 use std::io::{self, Cursor, Read};
 
+use super::locate::Locator;
 use super::{Chunk, Scanned, Scanner, Scratch};
 use crate::decode::archive::{Sink, Walker};
 use crate::decode::{encoded, Kind};
 use crate::finding::{Finding, Origin};
-use crate::suppress::inline_allowed;
 
 impl Scanner {
     /// The container `head` (a blob's first bytes) starts, when archives are opened.
@@ -80,22 +80,18 @@ impl Scanner {
     ) {
         let mut found = Vec::new();
         encoded::find(chunk.bytes, &mut found);
+        // In order of position, so the locator counts lines once: linear in the runs found.
+        found.sort_by_key(|d| d.range.start);
+        let mut locator = Locator::new(chunk.bytes, chunk.line, chunk.column);
         for d in found {
             if !chunk.accept.contains(&d.range.start) {
                 continue;
             }
-            let bytes = chunk.bytes;
-            let line_start = memchr::memrchr(b'\n', &bytes[..d.range.start]).map_or(0, |i| i + 1);
-            let line_end = memchr::memchr(b'\n', &bytes[d.range.end..])
-                .map_or(bytes.len(), |i| d.range.end + i);
-            if inline_allowed(&bytes[line_start..line_end]) {
+            let place = locator.place(d.range.start, d.range.clone());
+            if place.allowed {
                 continue;
             }
-            let line =
-                chunk.line + memchr::memchr_iter(b'\n', &bytes[..d.range.start]).count() as u64;
-            let column = if line_start == 0 { chunk.column } else { 0 }
-                + super::chars(&bytes[line_start..d.range.start])
-                + 1;
+            let (line, column) = (place.line, place.column);
             let mut inner = origin.clone();
             inner.encoding = Some(match &origin.encoding {
                 Some(outer) => format!("{outer},{}", d.encoding.name()),
