@@ -22,57 +22,61 @@ pub fn check(specs: Vec<(String, RuleSpec)>) -> CheckReport {
         rules: specs.len(),
         ..Default::default()
     };
+    check_specs(&specs, &mut report.failures);
+    if !report.failures.is_empty() {
+        return report;
+    }
+    // Examples run against the whole set, as in a real scan, so `supersedes` takes effect.
+    match RuleSet::compile(specs) {
+        Ok(set) => check_examples(&set, &mut report),
+        Err(e) => report
+            .failures
+            .push(format!("rules do not compile together: {e}")),
+    }
+    report
+}
+
+/// What can be told of each rule on its own: ids, regex, lint, fields, example counts.
+fn check_specs(specs: &[(String, RuleSpec)], failures: &mut Vec<String>) {
     let mut first_seen: HashMap<&str, &str> = HashMap::new();
-    for (origin, spec) in &specs {
+    for (origin, spec) in specs {
         if let Some(prev) = first_seen.insert(&spec.id, origin) {
-            report
-                .failures
-                .push(format!("{}: duplicate id (also in {prev})", spec.id));
+            failures.push(format!("{}: duplicate id (also in {prev})", spec.id));
         }
     }
     let ids: Vec<String> = specs.iter().map(|(_, s)| s.id.clone()).collect();
-    for (origin, spec) in &specs {
+    for (origin, spec) in specs {
         match compile_rule(origin.clone(), spec.clone(), &ids) {
-            Err(e) => report.failures.push(e.to_string()),
+            Err(e) => failures.push(e.to_string()),
             Ok(rule) => match rule.compile_now() {
-                Err(e) => report.failures.push(format!("{}: regex: {e}", spec.id)),
-                Ok(()) => lint(spec, &mut report.failures),
+                Err(e) => failures.push(format!("{}: regex: {e}", spec.id)),
+                Ok(()) => lint(spec, failures),
             },
         }
         for sup in spec.supersedes.iter().filter(|s| !ids.contains(s)) {
-            report
-                .failures
-                .push(format!("{}: supersedes unknown rule {sup}", spec.id));
+            failures.push(format!("{}: supersedes unknown rule {sup}", spec.id));
         }
         if spec.confidence.is_none() {
-            report.failures.push(format!(
+            failures.push(format!(
                 "{}: needs a confidence (high, medium or low)",
                 spec.id
             ));
         }
         if spec.examples.len() < MIN_EXAMPLES || spec.negative_examples.len() < MIN_EXAMPLES {
-            report.failures.push(format!(
+            failures.push(format!(
                 "{}: needs at least {MIN_EXAMPLES} examples and {MIN_EXAMPLES} negative examples",
                 spec.id
             ));
         }
     }
-    if !report.failures.is_empty() {
-        return report;
-    }
-    // Examples run against the whole set, as in a real scan, so `supersedes` takes effect.
-    let set = match RuleSet::compile(specs) {
-        Ok(s) => s,
-        Err(e) => {
-            report
-                .failures
-                .push(format!("rules do not compile together: {e}"));
-            return report;
-        }
-    };
+}
+
+/// Every example found and every negative example not, by the whole set; the first example of
+/// each rule also written twice side by side (adjacent keys are each found).
+fn check_examples(set: &RuleSet, report: &mut CheckReport) {
     let mut run = Run {
-        set: &set,
-        matcher: Matcher::new(&set),
+        set,
+        matcher: Matcher::new(set),
         scratch: Scratch::default(),
         found: Vec::new(),
     };
@@ -105,7 +109,6 @@ pub fn check(specs: Vec<(String, RuleSpec)>) -> CheckReport {
             }
         }
     }
-    report
 }
 
 /// The matcher over the whole set, with its buffers.
