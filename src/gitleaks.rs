@@ -136,18 +136,23 @@ fn import_rule(rule: &Table, unsupported: &mut Vec<String>) -> anyhow::Result<Op
         .get("secretGroup")
         .and_then(Value::as_integer)
         .unwrap_or(0);
-    let regex = match usize::try_from(group) {
-        Ok(0) => regex,
-        Ok(n) => match name_secret_group(&regex, n) {
-            Some(r) => r,
-            None => return skip(&format!("`secretGroup` {n} is not a group of its regex")),
-        },
-        Err(_) => return skip("`secretGroup` is negative"),
+    let Ok(group) = usize::try_from(group) else {
+        return skip("`secretGroup` is negative");
     };
-    if let Err(e) = rules::build_regex(&regex) {
+    let named = match group {
+        0 => Some(regex.clone()),
+        n => name_secret_group(&regex, n),
+    };
+    // A regex that does not parse has no groups either: its compile error is the reason given.
+    if let Err(e) = rules::build_regex(named.as_deref().unwrap_or(&regex)) {
         let first = e.to_string().lines().last().unwrap_or_default().to_string();
         return skip(&format!("its regex does not compile here: {first}"));
     }
+    let Some(regex) = named else {
+        return skip(&format!(
+            "`secretGroup` {group} is not a group of its regex"
+        ));
+    };
     let mut spec = RuleSpec {
         description: rule
             .get("description")
@@ -189,32 +194,12 @@ fn number(v: &Value) -> Option<f64> {
 
 /// The regex with capture group `n` (counting from 1, as gitleaks does) named `secret`.
 pub fn name_secret_group(regex: &str, n: usize) -> Option<String> {
-    let bytes = regex.as_bytes();
-    let (mut i, mut class_depth, mut seen) = (0, 0usize, 0);
-    while i < bytes.len() {
-        match bytes[i] {
-            b'\\' => i += 1,
-            b'[' => class_depth += 1,
-            b']' if class_depth > 0 => class_depth -= 1,
-            b'(' if class_depth == 0 => {
-                let rest = &regex[i + 1..];
-                let named = ["?P<", "?<"].into_iter().find(|p| rest.starts_with(p));
-                if !rest.starts_with('?') || named.is_some() {
-                    seen += 1;
-                    if seen == n {
-                        let body = match named {
-                            Some(_) => &rest[rest.find('>')? + 1..],
-                            None => rest,
-                        };
-                        return Some(format!("{}(?P<secret>{body}", &regex[..i]));
-                    }
-                }
-            }
-            _ => {}
-        }
-        i += 1;
-    }
-    None
+    let (whole, body) = rules::pattern::capture_group(regex, u32::try_from(n).ok()?)?;
+    Some(format!(
+        "{}(?P<secret>{}",
+        &regex[..whole.start],
+        &regex[body.start..]
+    ))
 }
 
 /// An allowlist as gitleaks writes it, sorted into what keysweep can apply.

@@ -12,6 +12,7 @@ use regex::bytes::{Regex, RegexBuilder};
 use serde::{Deserialize, Serialize};
 
 pub mod lint;
+pub mod pattern;
 
 include!(concat!(env!("OUT_DIR"), "/builtin_rules.rs"));
 

@@ -50,43 +50,10 @@ fn type_name(id: &str) -> String {
 }
 
 /// The text of capture group `group` (1-based, in order of opening parentheses) of `pattern`,
-/// without its parentheses and name; `None` for group 0 or when it cannot be found. Skips
-/// escaped characters and character classes, where a parenthesis is literal.
+/// without its parentheses and name; `None` for group 0 or when it cannot be found.
 fn secret_pattern(pattern: &str, group: usize) -> Option<String> {
-    if group == 0 {
-        return None;
-    }
-    let bytes = pattern.as_bytes();
-    let (mut i, mut class, mut captures) = (0, 0usize, 0);
-    let mut open: Vec<Option<usize>> = Vec::new(); // the body's start, for the group sought
-    while i < bytes.len() {
-        match bytes[i] {
-            b'\\' => i += 1,
-            b'[' => class += 1,
-            b']' if class > 0 => class -= 1,
-            b'(' if class == 0 => {
-                let rest = &pattern[i + 1..];
-                let named = rest.starts_with("?P<") || rest.starts_with("?<");
-                let capturing = !rest.starts_with('?') || named && !rest.starts_with("?<=");
-                let capturing = capturing && !rest.starts_with("?<!");
-                captures += usize::from(capturing);
-                let body = match (capturing && captures == group, named) {
-                    (true, true) => Some(i + 1 + rest.find('>')? + 1),
-                    (true, false) => Some(i + 1),
-                    _ => None,
-                };
-                open.push(body);
-            }
-            b')' if class == 0 => {
-                if let Some(Some(start)) = open.pop() {
-                    return Some(pattern[start..i].to_string());
-                }
-            }
-            _ => {}
-        }
-        i += 1;
-    }
-    None
+    let (_, body) = crate::rules::pattern::capture_group(pattern, u32::try_from(group).ok()?)?;
+    Some(pattern[body].to_string())
 }
 
 #[cfg(test)]
