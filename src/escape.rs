@@ -24,6 +24,44 @@ pub fn visible_lines(s: &str) -> Cow<'_, str> {
     escape(s, |c| c != '\n' && hostile(c))
 }
 
+/// [`visible`], then made inert as HTML text or a quoted attribute value: `&`, `<`, `>`, `"`
+/// and `'` written as character references. For every piece of scanned or user-controlled
+/// text the HTML report puts in its markup.
+pub fn html(s: &str) -> Cow<'_, str> {
+    let shown = visible(s);
+    if !shown.contains(['&', '<', '>', '"', '\'']) {
+        return shown;
+    }
+    let mut out = String::with_capacity(shown.len() + 16);
+    for c in shown.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// JSON text made safe inside an HTML `<script>` element: `<`, `>` and `&` (which JSON has
+/// only inside strings) written as `\u003c`, `\u003e`, `\u0026`, so no value can close the
+/// element (`</script>`) or open a comment; `JSON.parse` reads the same data back.
+pub fn script_json(json: &str) -> String {
+    let mut out = String::with_capacity(json.len() + 16);
+    for c in json.chars() {
+        match c {
+            '<' => out.push_str("\\u003c"),
+            '>' => out.push_str("\\u003e"),
+            '&' => out.push_str("\\u0026"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
 fn escape(s: &str, bad: impl Fn(char) -> bool) -> Cow<'_, str> {
     if !s.chars().any(&bad) {
         return Cow::Borrowed(s);
@@ -57,5 +95,25 @@ mod tests {
             "a\\x1b[2Jb\\rc\\nd\\u{202e}e\\u{9b}f\\x7f"
         );
         assert_eq!(visible_lines("one\ntwo\x1b"), "one\ntwo\\x1b");
+    }
+
+    #[test]
+    fn html_text_cannot_open_markup_or_leave_an_attribute() {
+        assert_eq!(html("a/b.rs"), "a/b.rs");
+        assert_eq!(
+            html("<img src=x onerror='a()'>&\"x\""),
+            "&lt;img src=x onerror=&#39;a()&#39;&gt;&amp;&quot;x&quot;"
+        );
+        // Controls are made visible first, then the result is HTML-escaped.
+        assert_eq!(html("<\x1b\u{202e}"), "&lt;\\x1b\\u{202e}");
+    }
+
+    #[test]
+    fn json_in_a_script_element_cannot_close_it_and_parses_to_the_same_value() {
+        let value = serde_json::json!({"path": "</script><script>alert(1)</script>&<!--"});
+        let safe = script_json(&value.to_string());
+        assert!(!safe.contains('<') && !safe.contains('>') && !safe.contains('&'));
+        let back: serde_json::Value = serde_json::from_str(&safe).unwrap();
+        assert_eq!(back, value);
     }
 }

@@ -173,8 +173,8 @@ impl Pipeline {
             || {
                 let c = self.scanner.counts();
                 format!(
-                    "scanning: {} files, {}, {} findings",
-                    c.files,
+                    "scanning: {}, {}, {} findings",
+                    report::text::scanned_counts(c.files, c.blobs, c.messages),
                     human_bytes(c.bytes),
                     collector.len()
                 )
