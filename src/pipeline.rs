@@ -207,7 +207,12 @@ impl Pipeline {
         } else {
             Box::new(self.messages().lines())
         };
-        Ok(Some(revocation.run(findings, &mut log)?))
+        let progress = Progress::new(self.messages(), self.quiet);
+        let tally = progress.run(
+            || revocation.progress(),
+            || revocation.run(findings, &mut log),
+        )?;
+        Ok(Some(tally))
     }
 
     /// Whether the revocation journal still takes records (`None` without a live revocation):
