@@ -140,6 +140,12 @@ fn the_report_renders_its_rows_charts_sorting_filtering_and_revocations_in_chrom
         .env(REVOKE_TOKEN_ENV, REVOKE_TOKEN)
         .run();
     assert_eq!(run.code, 1, "{}", run.all());
+    // A history's blobs are not files (issue 15 item 12), in the log and in the page.
+    assert!(
+        run.stderr.contains(" blobs") && !run.stderr.contains(" files"),
+        "{}",
+        run.stderr
+    );
     let page = dir.join("report.html");
     let html = std::fs::read_to_string(&page).unwrap();
     for key in [&live.key, &msk, &ghp] {
@@ -188,6 +194,11 @@ fn assert_first_view(dom: &str, findings: &[Value]) {
     let old = rows.iter().find(|r| r[2].starts_with("deploy/")).unwrap();
     assert!(old[4].contains("2015-03-04 (over 2 years)"), "{old:?}");
     assert!(dom.contains("id=\"revocation\""));
+    assert!(dom.contains("<dt>Scanned</dt><dd>"), "{dom}");
+    assert!(
+        !dom.contains(" files</dd>"),
+        "a history's blobs named files"
+    );
     for label in [
         "By rule",
         "By severity",
