@@ -92,6 +92,17 @@ fn text(cell: &str) -> String {
         .replace("&amp;", "&")
 }
 
+fn zip_of(name: &str, content: &str) -> Vec<u8> {
+    use std::io::Write;
+    let mut out = std::io::Cursor::new(Vec::new());
+    let mut w = zip::ZipWriter::new(&mut out);
+    w.start_file(name, zip::write::SimpleFileOptions::default())
+        .unwrap();
+    w.write_all(content.as_bytes()).unwrap();
+    w.finish().unwrap();
+    out.into_inner()
+}
+
 const HOSTILE: &str = "x<img src=x onerror=alert(1)>.env";
 
 #[test]
@@ -100,7 +111,7 @@ fn the_report_renders_its_rows_charts_sorting_filtering_and_revocations_in_chrom
     let service = start_key_service();
     let live = service.issue(KeyKind::SecretLive);
     let mut fakes = Fakes::new(15);
-    let (msk, ghp) = (fakes.msk(), fakes.ghp());
+    let (msk, ghp, zipped) = (fakes.msk(), fakes.ghp(), fakes.msk());
     let repo = tempfile::tempdir().unwrap();
     let dir = repo.path();
     git_init(dir);
@@ -110,6 +121,11 @@ fn the_report_renders_its_rows_charts_sorting_filtering_and_revocations_in_chrom
     git_dated(dir, &["commit", "-q", "-m", "old"], "2015-03-04T05:06:07Z");
     write(dir, "app/.env", format!("STRIPE={}\n", live.key));
     write(dir, HOSTILE, format!("k = {msk}\n"));
+    write(
+        dir,
+        "bundle.zip",
+        zip_of("config/.env", &format!("K={zipped}\n")),
+    );
     git(dir, &["add", "-A"]);
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -125,7 +141,7 @@ fn the_report_renders_its_rows_charts_sorting_filtering_and_revocations_in_chrom
         .args(["git", ".", "--format", "jsonl"])
         .run();
     let findings = jsonl(&listed.stdout);
-    assert_eq!(findings.len(), 3, "{}", listed.all());
+    assert_eq!(findings.len(), 4, "{}", listed.all());
     let run = keysweep_cmd(dir)
         .args([
             "git",
@@ -148,7 +164,7 @@ fn the_report_renders_its_rows_charts_sorting_filtering_and_revocations_in_chrom
     );
     let page = dir.join("report.html");
     let html = std::fs::read_to_string(&page).unwrap();
-    for key in [&live.key, &msk, &ghp] {
+    for key in [&live.key, &msk, &ghp, &zipped] {
         assert!(!html.contains(key.as_str()) && !run.all().contains(key.as_str()));
     }
 
@@ -157,13 +173,18 @@ fn the_report_renders_its_rows_charts_sorting_filtering_and_revocations_in_chrom
     let by_place = rows(&rendered(&browser, &page, "sort=loc&dir=asc"));
     let places: Vec<&str> = by_place.iter().map(|r| r[2].as_str()).collect();
     assert!(places[0].starts_with("app/.env:1:8"), "{places:?}");
-    assert!(places[1].starts_with("deploy/old.env:1:14"), "{places:?}");
     assert!(
-        places[2].starts_with(&format!("{HOSTILE}:1:5")),
+        places[1].starts_with("bundle.zip!config/.env:1:3"),
+        "{places:?}"
+    );
+    assert_eq!(by_place[1][7], "archive member config/.env");
+    assert!(places[2].starts_with("deploy/old.env:1:14"), "{places:?}");
+    assert!(
+        places[3].starts_with(&format!("{HOSTILE}:1:5")),
         "{places:?}"
     );
     let filtered = rendered(&browser, &page, "q=DEPLOY/");
-    assert!(filtered.contains("Showing 1 of 3 findings"), "{filtered}");
+    assert!(filtered.contains("Showing 1 of 4 findings"), "{filtered}");
     assert_eq!(rows(&filtered).len(), 1);
     assert!(rows(&filtered)[0][2].starts_with("deploy/old.env"));
 }
@@ -173,7 +194,7 @@ fn the_report_renders_its_rows_charts_sorting_filtering_and_revocations_in_chrom
 fn assert_first_view(dom: &str, findings: &[Value]) {
     let rows = rows(dom);
     assert_eq!(rows.len(), findings.len(), "{dom}");
-    assert!(dom.contains("Showing 3 of 3 findings"));
+    assert!(dom.contains("Showing 4 of 4 findings"));
     assert!(
         dom.contains(r#"data-col="sev" aria-sort="descending""#),
         "{dom}"

@@ -140,3 +140,24 @@ fn values_are_redacted_unless_secrets_were_asked_for() {
     let page_shown = page(&[f], &Summary::default());
     assert_eq!(data(&page_shown)["rows"][0]["value"], "sk_live_AbCdEf");
 }
+
+#[test]
+fn rows_carry_the_link_archive_member_and_encoding() {
+    let mut f = finding("a.key");
+    f.origin.path = Some("dist/app.zip".into());
+    f.origin.member = Some("inner.tar!config/.env".into());
+    f.origin.encoding = Some("base64".into());
+    f.origin.url = Some("https://github.com/acme/app/blob/0123abc/dist/app.zip#L3".into());
+    let data = data(&page(&[f], &Summary::default()));
+    let row = &data["rows"][0];
+    assert_eq!(row["member"], "inner.tar!config/.env");
+    assert_eq!(row["enc"], "base64");
+    assert_eq!(
+        row["url"],
+        "https://github.com/acme/app/blob/0123abc/dist/app.zip#L3"
+    );
+    assert_eq!(
+        (row["line"].as_u64(), row["col"].as_u64()),
+        (Some(3), Some(7))
+    );
+}
