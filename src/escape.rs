@@ -32,31 +32,35 @@ pub fn html(s: &str) -> Cow<'_, str> {
     if !shown.contains(['&', '<', '>', '"', '\'']) {
         return shown;
     }
-    let mut out = String::with_capacity(shown.len() + 16);
-    for c in shown.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    Cow::Owned(out)
+    Cow::Owned(substitute(&shown, |c| match c {
+        '&' => Some("&amp;"),
+        '<' => Some("&lt;"),
+        '>' => Some("&gt;"),
+        '"' => Some("&quot;"),
+        '\'' => Some("&#39;"),
+        _ => None,
+    }))
 }
 
 /// JSON text made safe inside an HTML `<script>` element: `<`, `>` and `&` (which JSON has
 /// only inside strings) written as `\u003c`, `\u003e`, `\u0026`, so no value can close the
 /// element (`</script>`) or open a comment; `JSON.parse` reads the same data back.
 pub fn script_json(json: &str) -> String {
-    let mut out = String::with_capacity(json.len() + 16);
-    for c in json.chars() {
-        match c {
-            '<' => out.push_str("\\u003c"),
-            '>' => out.push_str("\\u003e"),
-            '&' => out.push_str("\\u0026"),
-            _ => out.push(c),
+    substitute(json, |c| match c {
+        '<' => Some("\\u003c"),
+        '>' => Some("\\u003e"),
+        '&' => Some("\\u0026"),
+        _ => None,
+    })
+}
+
+/// `s` with each character `with` maps to a replacement replaced.
+fn substitute(s: &str, with: impl Fn(char) -> Option<&'static str>) -> String {
+    let mut out = String::with_capacity(s.len() + 16);
+    for c in s.chars() {
+        match with(c) {
+            Some(replacement) => out.push_str(replacement),
+            None => out.push(c),
         }
     }
     out
