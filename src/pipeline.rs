@@ -173,8 +173,8 @@ impl Pipeline {
             || {
                 let c = self.scanner.counts();
                 format!(
-                    "scanning: {} files, {}, {} findings",
-                    c.files,
+                    "scanning: {}, {}, {} findings",
+                    report::text::scanned_counts(c.files, c.blobs, c.messages),
                     human_bytes(c.bytes),
                     collector.len()
                 )
@@ -207,7 +207,12 @@ impl Pipeline {
         } else {
             Box::new(self.messages().lines())
         };
-        Ok(Some(revocation.run(findings, &mut log)?))
+        let progress = Progress::new(self.messages(), self.quiet);
+        let tally = progress.run(
+            || revocation.progress(),
+            || revocation.run(findings, &mut log),
+        )?;
+        Ok(Some(tally))
     }
 
     /// Whether the revocation journal still takes records (`None` without a live revocation):

@@ -45,7 +45,10 @@ pub struct ScanOptions {
 /// Counters shared by all scanning threads.
 #[derive(Debug, Default)]
 pub struct Stats {
+    /// Text scanned, by what it was (see [`Unit`]).
     pub files: AtomicU64,
+    pub blobs: AtomicU64,
+    pub messages: AtomicU64,
     pub bytes: AtomicU64,
     pub binary_skipped: AtomicU64,
     pub suppressed: AtomicU64,
@@ -55,11 +58,33 @@ pub struct Stats {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Counts {
     pub files: u64,
+    pub blobs: u64,
+    pub messages: u64,
     pub bytes: u64,
     pub binary_skipped: u64,
     pub suppressed: u64,
     pub errors: u64,
     pub elapsed_ms: u64,
+}
+
+/// What a scanned piece of text was, for the summary's words: files on disk (and stdin,
+/// patches, texts), git blobs of a history, or commit and tag messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    File,
+    Blob,
+    Message,
+}
+
+impl Unit {
+    /// By the origin's source: sources name what they scan there.
+    pub fn of(origin: &Origin) -> Unit {
+        match origin.source.as_str() {
+            "git" => Unit::Blob,
+            "commit-message" | "tag-message" => Unit::Message,
+            _ => Unit::File,
+        }
+    }
 }
 
 /// Per-thread buffers.
@@ -112,6 +137,8 @@ impl Scanner {
     pub fn counts(&self) -> Counts {
         Counts {
             files: self.stats.files.load(Relaxed),
+            blobs: self.stats.blobs.load(Relaxed),
+            messages: self.stats.messages.load(Relaxed),
             bytes: self.stats.bytes.load(Relaxed),
             binary_skipped: self.stats.binary_skipped.load(Relaxed),
             suppressed: self.stats.suppressed.load(Relaxed),
@@ -132,7 +159,7 @@ impl Scanner {
             return self.unpack_bytes(kind, bytes, origin, scratch, emit);
         }
         let binary = is_binary(bytes);
-        self.count_blob(binary, bytes.len());
+        self.count_blob(binary, bytes.len(), origin);
         let view = Chunk {
             bytes,
             accept: 0..bytes.len(),
@@ -161,11 +188,16 @@ impl Scanner {
         result
     }
 
-    fn count_blob(&self, binary: bool, len: usize) {
+    fn count_blob(&self, binary: bool, len: usize, origin: &Origin) {
         if binary {
             self.stats.binary_skipped.fetch_add(1, Relaxed);
         } else {
-            self.stats.files.fetch_add(1, Relaxed);
+            let counter = match Unit::of(origin) {
+                Unit::File => &self.stats.files,
+                Unit::Blob => &self.stats.blobs,
+                Unit::Message => &self.stats.messages,
+            };
+            counter.fetch_add(1, Relaxed);
             self.stats.bytes.fetch_add(len as u64, Relaxed);
         }
     }
@@ -213,7 +245,7 @@ impl Scanner {
                     return Ok(self.unpack_stream(kind, data, reader, file, origin, scratch, emit));
                 }
                 binary = is_binary(data);
-                self.count_blob(binary, 0);
+                self.count_blob(binary, 0, origin);
                 first = false;
             }
             if !binary {

@@ -15,6 +15,7 @@ mod git;
 mod git_objects;
 mod github;
 mod hostile;
+mod html_report;
 mod revoke;
 mod revoke_journal;
 mod rules_eval;

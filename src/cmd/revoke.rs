@@ -7,7 +7,7 @@ use anyhow::Context;
 
 use crate::cli::RevokeCommand;
 use crate::finding::Finding;
-use crate::messages::Messages;
+use crate::messages::{Messages, Progress};
 use crate::output::Target;
 use crate::pipeline::Outcome;
 use crate::report::{self, Format, ReportOptions, Summary};
@@ -41,7 +41,13 @@ pub fn run(args: &RevokeCommand, messages: &Messages) -> anyhow::Result<Outcome>
         (false, true) => Box::new(io::stdout()),
         (false, false) => Box::new(messages.lines()),
     };
-    let tally = revocation.run(&mut findings, &mut log)?;
+    // Text goes to stdout line by line, which is its own progress; a progress line on stderr
+    // would be drawn into it.
+    let progress = Progress::new(messages, args.quiet || text);
+    let tally = progress.run(
+        || revocation.progress(),
+        || revocation.run(&mut findings, &mut log),
+    )?;
     if !args.quiet {
         writeln!(log, "keysweep: {tally}")?;
     }

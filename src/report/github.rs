@@ -120,8 +120,8 @@ pub fn summary_markdown(
     let _ = writeln!(md, "{headline}\n");
     let _ = writeln!(
         md,
-        "Scanned {scope}: {} blob(s)/file(s), {}, {} binary skipped, {} suppressed, {} error(s), {:.2} s.\n",
-        summary.files,
+        "Scanned {scope}: {}, {}, {} binary skipped, {} suppressed, {} error(s), {:.2} s.\n",
+        crate::report::text::scanned(summary),
         crate::messages::human_bytes(summary.bytes),
         summary.binary_skipped,
         summary.suppressed,

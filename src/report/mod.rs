@@ -2,6 +2,7 @@
 //! it only when the user asked for `--show-secrets`.
 
 pub mod github;
+pub mod html;
 pub mod json;
 pub mod merge;
 pub mod sarif;
@@ -27,12 +28,19 @@ pub enum Format {
     Jsonl,
     /// SARIF 2.1.0, for GitHub code scanning.
     Sarif,
+    /// One self-contained HTML page: summary charts and a sortable, filterable table.
+    Html,
 }
 
 /// The numbers a report closes with.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Summary {
+    /// Text scanned: files (on disk, stdin, patches, texts), git blobs, commit and tag messages.
     pub files: u64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub blobs: u64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub messages: u64,
     pub bytes: u64,
     pub binary_skipped: u64,
     pub errors: u64,
@@ -52,6 +60,8 @@ impl Summary {
     pub fn of_scan(counts: Counts, findings: usize, rules: usize) -> Summary {
         Summary {
             files: counts.files,
+            blobs: counts.blobs,
+            messages: counts.messages,
             bytes: counts.bytes,
             binary_skipped: counts.binary_skipped,
             errors: counts.errors,
@@ -63,6 +73,10 @@ impl Summary {
             revocation: None,
         }
     }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 pub struct ReportOptions {
@@ -82,5 +96,6 @@ pub fn write(
         Format::Json => json::write_document(findings, summary, out),
         Format::Jsonl => json::write_lines(findings, out),
         Format::Sarif => sarif::write(findings, rules, out),
+        Format::Html => html::write(findings, summary, out),
     }
 }

@@ -94,6 +94,33 @@ fn also_line(f: &Finding) -> String {
     format!("also in {}: {}", plural(n, "other place"), parts.join(", "))
 }
 
+/// What was scanned, each kind by its name: `12 files`, `3400 blobs and 210
+/// messages` (a history's blobs and commit messages are not files).
+pub fn scanned(s: &Summary) -> String {
+    scanned_counts(s.files, s.blobs, s.messages)
+}
+
+/// [`scanned`] from the three counts (progress lines have counts, not a summary).
+pub fn scanned_counts(files: u64, blobs: u64, messages: u64) -> String {
+    let mut parts = Vec::new();
+    if files > 0 || (blobs == 0 && messages == 0) {
+        parts.push(plural(files, "file"));
+    }
+    if blobs > 0 {
+        parts.push(plural(blobs, "blob"));
+    }
+    if messages > 0 {
+        parts.push(plural(messages, "message"));
+    }
+    match parts.len() {
+        1 => parts.remove(0),
+        _ => {
+            let last = parts.pop().unwrap_or_default();
+            format!("{} and {last}", parts.join(", "))
+        }
+    }
+}
+
 pub fn summary_line(findings: &[Finding], s: &Summary) -> String {
     let count = |sev| findings.iter().filter(|f| f.severity == sev).count();
     let mut line = format!(
@@ -102,7 +129,7 @@ pub fn summary_line(findings: &[Finding], s: &Summary) -> String {
         count(Severity::High),
         count(Severity::Medium),
         count(Severity::Low),
-        plural(s.files, "file"),
+        scanned(s),
         human_bytes(s.bytes),
         s.binary_skipped,
         s.suppressed,
@@ -116,4 +143,18 @@ pub fn summary_line(findings: &[Finding], s: &Summary) -> String {
         line.push_str(&format!("; {r}"));
     }
     line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_was_scanned_is_named_by_kind() {
+        assert_eq!(scanned_counts(0, 0, 0), "0 files");
+        assert_eq!(scanned_counts(1, 0, 0), "1 file");
+        assert_eq!(scanned_counts(0, 3400, 0), "3400 blobs");
+        assert_eq!(scanned_counts(0, 3400, 1), "3400 blobs and 1 message");
+        assert_eq!(scanned_counts(2, 5, 7), "2 files, 5 blobs and 7 messages");
+    }
 }

@@ -7,7 +7,7 @@
 //! duration of one run.
 
 use std::io::Write;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc, Mutex};
 
 use super::client::{Attempts, Client};
@@ -27,6 +27,10 @@ pub struct Revocation {
     live: Option<(Client, Journal)>,
     history: JournalState,
     messages: Messages,
+    /// Keys settled so far and keys to settle in the current [`Revocation::run`]: the
+    /// progress line of a run that revokes many keys.
+    settled: AtomicU64,
+    keys: AtomicU64,
 }
 
 impl Revocation {
@@ -46,6 +50,8 @@ impl Revocation {
                 live: None,
                 history,
                 messages,
+                settled: AtomicU64::new(0),
+                keys: AtomicU64::new(0),
             });
         }
         let token = read_token(&settings)?;
@@ -56,6 +62,8 @@ impl Revocation {
             live: Some((client, journal)),
             history,
             messages,
+            settled: AtomicU64::new(0),
+            keys: AtomicU64::new(0),
         })
     }
 
@@ -66,6 +74,15 @@ impl Revocation {
 
     pub fn is_dry_run(&self) -> bool {
         self.live.is_none()
+    }
+
+    /// `revoking: 120 of 500 keys settled`, for the progress line while [`Revocation::run`] runs.
+    pub fn progress(&self) -> String {
+        format!(
+            "revoking: {} of {} settled",
+            self.settled.load(Ordering::Relaxed),
+            plural(self.keys.load(Ordering::Relaxed), "key")
+        )
     }
 
     /// Revokes what [`plan`] selects from `findings`, sets each finding's `revocation`, and
@@ -79,7 +96,11 @@ impl Revocation {
             dry_run: self.is_dry_run(),
             ..Tally::default()
         };
+        self.keys.store(tally.keys, Ordering::Relaxed);
+        self.settled.store(0, Ordering::Relaxed);
         let pending = self.skip_settled(plan.targets, findings, &mut tally, log);
+        self.settled
+            .store(tally.keys - pending.len() as u64, Ordering::Relaxed);
         let Some((client, journal)) = &self.live else {
             self.print_dry_run(&pending, log)?;
             return Ok(tally);
@@ -89,6 +110,7 @@ impl Revocation {
         }
         let concurrency = self.settings.concurrency;
         let (outcomes, stopped) = execute(client, journal, &pending, concurrency, &mut |t, o| {
+            self.settled.fetch_add(1, Ordering::Relaxed);
             let _ = writeln!(log, "{}", t.line(o, ""));
         });
         if let Some(err) = stopped {
