@@ -13,7 +13,7 @@ impl Run<'_> {
         let Ok(commit) = gix::objs::CommitRef::from_bytes(data, id.kind()) else {
             return;
         };
-        let found = self.scan_text(commit.message, scratch);
+        let found = self.scan_text(commit.message, "commit-message", scratch);
         if found.is_empty() {
             return;
         }
@@ -45,7 +45,7 @@ impl Run<'_> {
         let Ok(tag) = gix::objs::TagRef::from_bytes(data.data, data.object_hash) else {
             return self.error(format!("git: cannot decode tag {id}"));
         };
-        for mut f in self.scan_text(tag.message, scratch) {
+        for mut f in self.scan_text(tag.message, "tag-message", scratch) {
             f.origin = Origin {
                 commit: Some(id.to_string()),
                 path: Some(format!("refs/tags/{}", tag.name)),
@@ -55,10 +55,11 @@ impl Run<'_> {
         }
     }
 
-    fn scan_text(&self, text: &[u8], scratch: &mut Scratch) -> Vec<Finding> {
+    /// `source` names what the text is, which the scanner's counts go by (blobs vs messages).
+    fn scan_text(&self, text: &[u8], source: &str, scratch: &mut Scratch) -> Vec<Finding> {
         let mut found = Vec::new();
         self.scanner
-            .scan_bytes(text, &Origin::new("git"), scratch, &mut |f| found.push(f));
+            .scan_bytes(text, &Origin::new(source), scratch, &mut |f| found.push(f));
         found
     }
 }
