@@ -159,8 +159,8 @@ fn decoys(p: &str, s: &str, example: &str) -> Vec<(&'static str, String)> {
 
 /// `s` damaged the way its validator must notice: the last character of a CRC or Bech32
 /// checksum changed (within its alphabet's class), a macaroon's last character dropped (its
-/// signature is short), a JWT header's fifth character dropped (the header no longer decodes to
-/// JSON). The regex still matches each of them.
+/// signature is short), a JWT header's fifth character or a Sentry token's eleventh dropped
+/// (the header or facts no longer decode to JSON). The regex still matches each of them.
 fn corrupt(checksum: Checksum, s: &str) -> String {
     let mut chars: Vec<char> = s.chars().collect();
     match checksum {
@@ -177,6 +177,10 @@ fn corrupt(checksum: Checksum, s: &str) -> String {
         }
         Checksum::PypiMacaroon => {
             chars.pop();
+        }
+        // Right after `sntrys_eyJ`: the facts no longer decode to JSON.
+        Checksum::SentryOrgToken => {
+            chars.remove(10);
         }
         Checksum::Jwt => {
             chars.remove(4);

@@ -4,7 +4,9 @@
 //! not a lower confidence): every validator here checks only what the issuer documents, so a
 //! real token always passes. `docs/rules.md` lists them for rule authors.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::alphabet;
+use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 
@@ -25,6 +27,10 @@ pub enum Checksum {
     /// A Bech32 string (BIP 173, as age uses it: no length limit) whose checksum holds.
     #[serde(rename = "bech32")]
     Bech32,
+    /// A Sentry organization token: `sntrys_`, base64 of a JSON object of facts with `iat`,
+    /// `_`, and 32 random bytes in unpadded base64.
+    #[serde(rename = "sentry-org-token")]
+    SentryOrgToken,
 }
 
 impl Checksum {
@@ -34,6 +40,7 @@ impl Checksum {
             Checksum::PypiMacaroon => pypi_macaroon_valid(secret),
             Checksum::Jwt => jwt_valid(secret),
             Checksum::Bech32 => bech32_valid(secret),
+            Checksum::SentryOrgToken => sentry_org_token_valid(secret),
         }
     }
 }
@@ -182,6 +189,32 @@ pub fn jwt_valid(secret: &[u8]) -> bool {
     header.get("alg").is_some_and(serde_json::Value::is_string)
         && object(payload).is_some()
         && URL_SAFE_NO_PAD.decode(signature).is_ok()
+}
+
+/// Standard base64, padded or not (Sentry's facts keep Python's `b64encode` padding).
+const STANDARD_ANY_PAD: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
+/// `sntrys_` + base64(JSON facts: `iat`, `url`, `region_url`, `org`) + `_` + unpadded base64 of
+/// 32 random bytes (Sentry RFC 0091, "Token Format").
+/// <https://github.com/getsentry/rfcs/blob/main/text/0091-ci-upload-tokens.md>
+pub fn sentry_org_token_valid(secret: &[u8]) -> bool {
+    let Some(rest) = secret.strip_prefix(b"sntrys_") else {
+        return false;
+    };
+    let Some(split) = rest.iter().rposition(|&b| b == b'_') else {
+        return false;
+    };
+    let facts = STANDARD_ANY_PAD
+        .decode(&rest[..split])
+        .ok()
+        .and_then(|json| serde_json::from_slice::<serde_json::Value>(&json).ok());
+    facts.is_some_and(|f| f.get("iat").is_some())
+        && STANDARD_NO_PAD
+            .decode(&rest[split + 1..])
+            .is_ok_and(|random| random.len() == 32)
 }
 
 const BECH32: &[u8; 32] = b"qpzry9x8gf2tvdw0s3jn54khce6mua7l";
@@ -387,6 +420,32 @@ mod tests {
         // A header's first characters glued to random base64url.
         assert!(!jwt_valid(
             b"eyJhbGciOiJIUzI1NiJ9.eyJodPptT0Rk.c2lnbmF0dXJl"
+        ));
+    }
+
+    fn sentry(facts: &str, seed: u64) -> Vec<u8> {
+        let facts = base64::engine::general_purpose::STANDARD.encode(facts);
+        format!("sntrys_{facts}_{}", STANDARD_NO_PAD.encode(bytes(seed, 32))).into_bytes()
+    }
+
+    #[test]
+    fn sentry_org_tokens() {
+        let facts = r#"{"iat":1767225600.5,"url":"https://sentry.io","region_url":"https://us.sentry.io","org":"acme"}"#;
+        let token = sentry(facts, 1);
+        assert!(Checksum::SentryOrgToken.valid(&token));
+        assert!(
+            !sentry_org_token_valid(&token[..token.len() - 1]),
+            "short secret"
+        );
+        assert!(!sentry_org_token_valid(&sentry(
+            r#"{"url":"https://sentry.io"}"#,
+            2
+        )));
+        let mut glued = token.clone();
+        glued.remove(12);
+        assert!(!sentry_org_token_valid(&glued), "facts no longer JSON");
+        assert!(!sentry_org_token_valid(
+            b"sntrys_eyJpYXQiO6v5xY5jxWvbnhDWJ8_abc"
         ));
     }
 
