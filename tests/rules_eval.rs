@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use keysweep::matcher::{Matcher, Scratch};
-use keysweep::rules::{Rule, RuleSet};
+use keysweep::rules::{Checksum, Rule, RuleSet};
 
 use crate::harness::fakes::Fakes;
 use crate::harness::report::sha;
@@ -157,6 +157,38 @@ fn decoys(p: &str, s: &str, example: &str) -> Vec<(&'static str, String)> {
     out
 }
 
+/// `s` damaged the way its validator must notice: the last character of a CRC or Bech32
+/// checksum changed (within its alphabet's class), a macaroon's last character dropped (its
+/// signature is short), a JWT header's fifth character or a Sentry token's eleventh dropped
+/// (the header or facts no longer decode to JSON). The regex still matches each of them.
+fn corrupt(checksum: Checksum, s: &str) -> String {
+    let mut chars: Vec<char> = s.chars().collect();
+    match checksum {
+        Checksum::GithubCrc32 | Checksum::Bech32 => {
+            let last = chars.last_mut().unwrap();
+            *last = match *last {
+                '0' => '2',
+                c if c.is_ascii_digit() => '0',
+                'Q' => 'P',
+                'q' => 'p',
+                c if c.is_ascii_uppercase() => 'Q',
+                _ => 'q',
+            };
+        }
+        Checksum::PypiMacaroon => {
+            chars.pop();
+        }
+        // Right after `sntrys_eyJ`: the facts no longer decode to JSON.
+        Checksum::SentryOrgToken => {
+            chars.remove(10);
+        }
+        Checksum::Jwt => {
+            chars.remove(4);
+        }
+    }
+    chars.into_iter().collect()
+}
+
 /// Every case for rule `r`: positives in every context from each example, decoys from the first.
 fn cases(rng: &mut Fakes, probe: &mut Probe, r: usize) -> Vec<Case> {
     let mut out = Vec::new();
@@ -186,7 +218,12 @@ fn cases(rng: &mut Fakes, probe: &mut Probe, r: usize) -> Vec<Case> {
                 .get(r)
                 .prefix_of(s.as_bytes())
                 .map_or(0, |p| p.len());
-            for (class, text) in decoys(&s[..p], &s, &e) {
+            let mut decoys = decoys(&s[..p], &s, &e);
+            if let Some(checksum) = probe.set.get(r).spec.checksum {
+                let bad = e.replacen(&s, &corrupt(checksum, &s), 1);
+                decoys.push(("bad-checksum", bad));
+            }
+            for (class, text) in decoys {
                 out.push(Case {
                     name: format!("decoy-{class}"),
                     text,

@@ -1,7 +1,7 @@
 //! Filters a regex match must pass to count as a secret. The semantics are the ones written
 //! in `docs/rules.md`; rule authors rely on them when they pick their negative examples.
 
-use crate::rules::{Checksum, Rule};
+use crate::rules::Rule;
 
 /// Secrets longer than this are structured blobs (PEM, certificates) where runs such as
 /// `AAAAAA` are legitimate DER encoding, not placeholders.
@@ -36,8 +36,8 @@ pub fn accept(rule: &Rule, secret: &[u8], whole: &[u8]) -> bool {
     if secret.len() <= PLACEHOLDER_MAX_LEN && is_placeholder(secret) {
         return false;
     }
-    if let Some(Checksum::GithubCrc32) = rule.spec.checksum {
-        if !github_crc32_valid(secret) {
+    if let Some(checksum) = rule.spec.checksum {
+        if !checksum.valid(secret) {
             return false;
         }
     }
@@ -115,32 +115,6 @@ fn contains_ignore_case(hay: &[u8], lower_needle: &[u8]) -> bool {
             .any(|w| w.eq_ignore_ascii_case(lower_needle))
 }
 
-const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-
-/// GitHub's token format (also npm's): after the last `_`, 30 random base62 characters and the
-/// CRC-32 of those 30 in 6 base62 digits. A failing checksum is a typo or a made-up token.
-pub fn github_crc32_valid(secret: &[u8]) -> bool {
-    let body = match secret.iter().rposition(|&b| b == b'_') {
-        Some(i) => &secret[i + 1..],
-        None => secret,
-    };
-    if body.len() != 36 || !body.iter().all(u8::is_ascii_alphanumeric) {
-        return false;
-    }
-    let (random, check) = body.split_at(30);
-    base62_fixed(crc32fast::hash(random), 6) == check
-}
-
-/// `value` in base62, left-padded with `0` to `width` digits.
-pub fn base62_fixed(mut value: u32, width: usize) -> Vec<u8> {
-    let mut digits = vec![b'0'; width];
-    for d in digits.iter_mut().rev() {
-        *d = BASE62[(value % 62) as usize];
-        value /= 62;
-    }
-    digits
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -171,18 +145,5 @@ mod tests {
         ));
         assert!(!is_placeholder(b"msk_9fK2LmQ8YoUrTtY1wZ3Qa"));
         assert!(is_placeholder(b"msk_Your_Key_Goes_Here_1"));
-    }
-
-    #[test]
-    fn github_checksum_round_trip() {
-        let random = b"Q3EGRXTWZPLKJH7Mab9fK2LmQ8pX4v";
-        let mut token = b"ghp_".to_vec();
-        token.extend_from_slice(random);
-        token.extend_from_slice(&base62_fixed(crc32fast::hash(random), 6));
-        assert!(github_crc32_valid(&token));
-        let last = token.len() - 1;
-        token[last] = if token[last] == b'A' { b'B' } else { b'A' };
-        assert!(!github_crc32_valid(&token));
-        assert!(!github_crc32_valid(b"ghp_short"));
     }
 }

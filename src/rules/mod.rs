@@ -11,8 +11,11 @@ use std::sync::OnceLock;
 use regex::bytes::{Regex, RegexBuilder};
 use serde::{Deserialize, Serialize};
 
+pub mod checksum;
 pub mod lint;
 pub mod pattern;
+
+pub use checksum::Checksum;
 
 include!(concat!(env!("OUT_DIR"), "/builtin_rules.rs"));
 
@@ -81,14 +84,6 @@ impl fmt::Display for Confidence {
             Confidence::High => "high",
         })
     }
-}
-
-/// Offline validators for formats that carry their own checksum.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-pub enum Checksum {
-    /// GitHub's (and npm's) token format: 30 base62 characters, then their CRC-32 in 6 base62.
-    #[serde(rename = "github-crc32")]
-    GithubCrc32,
 }
 
 /// A file of rules, as written.

@@ -49,7 +49,7 @@ impl Fakes {
     /// A GitHub classic token with a valid CRC-32 checksum.
     pub fn ghp(&mut self) -> String {
         let random = self.body(30, BASE62);
-        let check = keysweep::matcher::filter::base62_fixed(crc32fast::hash(random.as_bytes()), 6);
+        let check = keysweep::rules::checksum::base62_fixed(crc32fast::hash(random.as_bytes()), 6);
         format!("ghp_{random}{}", String::from_utf8(check).unwrap())
     }
 }
