@@ -53,6 +53,9 @@ fn rendered(browser: &Path, page: &Path, fragment: &str) -> String {
         ])
         .arg(format!("--user-data-dir={}", profile.path().display()))
         .args(["--dump-dom", &url])
+        // Chromium also writes crash-report and dconf state under $HOME: keep the harness's
+        // shared HOME empty (the harness test checks it).
+        .env("HOME", profile.path())
         .run();
     assert_eq!(run.code, 0, "chromium failed: {}", run.stderr);
     assert!(
