@@ -96,7 +96,13 @@ impl Scanner {
         options: ScanOptions,
         messages: Messages,
     ) -> anyhow::Result<Self> {
-        let matcher = Matcher::new(&rules);
+        // The words that open credential-like names are searched in the keyword pass, so
+        // the decoding layer costs nothing on text without them.
+        let triggers = match options.archives.decode {
+            true => decode::encoded::TRIGGERS,
+            false => &[],
+        };
+        let matcher = Matcher::with_triggers(&rules, triggers);
         Ok(Scanner {
             rules,
             matcher,
@@ -272,7 +278,10 @@ impl Scanner {
         if !matches.is_empty() {
             self.emit_matches(chunk, origin, matches, redactions, emit);
         }
-        if !chunk.binary && self.options.archives.decode && chunk.depth < decode::encoded::MAX_DEPTH
+        if !chunk.binary
+            && self.options.archives.decode
+            && chunk.depth < decode::encoded::MAX_DEPTH
+            && !scratch.matcher.triggers().is_empty()
         {
             self.scan_encoded(chunk, origin, scratch, emit);
         }
