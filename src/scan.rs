@@ -168,11 +168,14 @@ impl Scanner {
     }
 
     fn count_blob(&self, binary: bool, len: usize) {
+        // The counters are shared by every thread: no atomic add that adds nothing.
         if binary {
             self.stats.binary_skipped.fetch_add(1, Relaxed);
         } else {
             self.stats.files.fetch_add(1, Relaxed);
-            self.stats.bytes.fetch_add(len as u64, Relaxed);
+            if len > 0 {
+                self.stats.bytes.fetch_add(len as u64, Relaxed);
+            }
         }
     }
 

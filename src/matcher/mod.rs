@@ -10,8 +10,10 @@ pub mod filter;
 pub mod prefilter;
 #[cfg(test)]
 mod proptests;
+mod required;
 
 use std::ops::Range;
+use std::sync::OnceLock;
 
 use self::prefilter::{Prefilter, PrefilterScratch};
 use crate::rules::{Rule, RuleSet};
@@ -42,6 +44,9 @@ pub struct Matcher {
     /// Keyword pattern index → whether it is one of the extra trigger words (see
     /// [`Matcher::with_triggers`]).
     keyword_triggers: Vec<bool>,
+    /// Rule index → a byte every match of its regex holds ([`required`]), worked out on the
+    /// rule's first window (as its regex is compiled on first use).
+    required: Vec<OnceLock<Option<u8>>>,
     rule_count: usize,
 }
 
@@ -113,6 +118,7 @@ impl Matcher {
             keywords: Prefilter::new(&keywords),
             keyword_rules,
             keyword_triggers,
+            required: (0..rules.len()).map(|_| OnceLock::new()).collect(),
             rule_count: rules.len(),
         }
     }
@@ -169,8 +175,13 @@ impl Matcher {
 
         for (r, window) in scratch.windows.drain(..) {
             let rule = rules.get(r);
-            let locs = scratch.locs[r].get_or_insert_with(|| rule.regex().capture_locations());
             let window = widen_to_lines(hay, window);
+            let required =
+                self.required[r].get_or_init(|| required::required_byte(&rule.spec.regex));
+            if required.is_some_and(|b| memchr::memchr(b, &hay[window.clone()]).is_none()) {
+                continue;
+            }
+            let locs = scratch.locs[r].get_or_insert_with(|| rule.regex().capture_locations());
             confirm(rule, r, hay, window, locs, out, &mut scratch.candidates);
         }
         merge_candidates(&mut scratch.candidates);
