@@ -121,7 +121,13 @@ impl Scanner {
         options: ScanOptions,
         messages: Messages,
     ) -> anyhow::Result<Self> {
-        let matcher = Matcher::new(&rules);
+        // The words that open credential-like names are searched in the keyword pass, so
+        // the decoding layer costs nothing on text without them.
+        let triggers = match options.archives.decode {
+            true => decode::encoded::TRIGGERS,
+            false => &[],
+        };
+        let matcher = Matcher::with_triggers(&rules, triggers);
         Ok(Scanner {
             rules,
             matcher,
@@ -189,6 +195,7 @@ impl Scanner {
     }
 
     fn count_blob(&self, binary: bool, len: usize, origin: &Origin) {
+        // The counters are shared by every thread: no atomic add that adds nothing.
         if binary {
             self.stats.binary_skipped.fetch_add(1, Relaxed);
         } else {
@@ -198,7 +205,9 @@ impl Scanner {
                 Unit::Message => &self.stats.messages,
             };
             counter.fetch_add(1, Relaxed);
-            self.stats.bytes.fetch_add(len as u64, Relaxed);
+            if len > 0 {
+                self.stats.bytes.fetch_add(len as u64, Relaxed);
+            }
         }
     }
 
@@ -304,7 +313,10 @@ impl Scanner {
         if !matches.is_empty() {
             self.emit_matches(chunk, origin, matches, redactions, emit);
         }
-        if !chunk.binary && self.options.archives.decode && chunk.depth < decode::encoded::MAX_DEPTH
+        if !chunk.binary
+            && self.options.archives.decode
+            && chunk.depth < decode::encoded::MAX_DEPTH
+            && !scratch.matcher.triggers().is_empty()
         {
             self.scan_encoded(chunk, origin, scratch, emit);
         }

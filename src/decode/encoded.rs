@@ -3,10 +3,11 @@
 //! `auths.*.auth`, `.npmrc` `_auth`/`_password`, `Authorization: Basic …`, and any long
 //! encoded value under a credential-like name.
 //!
-//! Cheap by construction: one regex whose prefix is a set of case-sensitive literals (SIMD
-//! multi-literal search in the regex crate) finds credential-like names; only the value after
-//! one is decoded, and only a decoding that yields text is handed on. Secret manifests
-//! (`kind: Secret`) are recognised by one substring search before their values are read.
+//! Cheap by construction: the scanner's keyword prefilter, in the pass it makes anyway, finds
+//! the words that open credential-like names ([`TRIGGERS`]); only what follows one is read, only
+//! a value after one is decoded, and only a decoding that yields text is handed on. Secret
+//! manifests (`kind: Secret`) are recognised at a `Secret` the prefilter found before their
+//! values are read. Text without any of those words costs nothing here.
 
 use std::ops::Range;
 use std::sync::LazyLock;
@@ -52,45 +53,53 @@ const MIN_GENERIC: usize = 16;
 /// Decoded values shorter than this cannot hold a key.
 const MIN_DECODED: usize = 8;
 
-/// A credential-like name, its separator, and the value. The literals come first and are
-/// case-sensitive (in three spellings) so the regex crate searches for them with its SIMD
-/// prefilter; the rest of the name is matched after.
-static NAMED: LazyLock<Regex> = LazyLock::new(|| {
-    let names = [
-        "auth",
-        "Auth",
-        "AUTH",
-        "secret",
-        "Secret",
-        "SECRET",
-        "token",
-        "Token",
-        "TOKEN",
-        "passw",
-        "Passw",
-        "PASSW",
-        "pwd",
-        "PWD",
-        "credential",
-        "Credential",
-        "CREDENTIAL",
-        "apikey",
-        "apiKey",
-        "ApiKey",
-        "APIKEY",
-        "api_key",
-        "API_KEY",
-        "api-key",
-        "Api-Key",
-        "_key",
-        "_KEY",
-    ];
-    Regex::new(&format!(
-        r#"(?:{})[\w.-]*["']?[ \t]*[:=][ \t]*["']?(?:[Bb]asic[ \t]+)?([A-Za-z0-9+/_%-]{{8,}}={{0,2}})"#,
-        names.join("|")
-    ))
-    .expect("encoded-name regex")
-});
+/// The words that open a credential-like name, lowercased: the scanner's keyword prefilter
+/// looks for them (ASCII case-insensitively) in the same pass as the rules' keywords, so text
+/// without any costs nothing here, and [`find`] reads only what follows each occurrence.
+pub const TRIGGERS: &[&str] = &[
+    "auth",
+    "secret",
+    "token",
+    "passw",
+    "pwd",
+    "credential",
+    "apikey",
+    "api_key",
+    "api-key",
+    "_key",
+];
+
+/// The spellings of [`TRIGGERS`] that open a name: the way people write them in lower, upper
+/// and camel case (`sEcReT` is not a name).
+const NAMES: &[&[u8]] = &[
+    b"auth",
+    b"Auth",
+    b"AUTH",
+    b"secret",
+    b"Secret",
+    b"SECRET",
+    b"token",
+    b"Token",
+    b"TOKEN",
+    b"passw",
+    b"Passw",
+    b"PASSW",
+    b"pwd",
+    b"PWD",
+    b"credential",
+    b"Credential",
+    b"CREDENTIAL",
+    b"apikey",
+    b"apiKey",
+    b"ApiKey",
+    b"APIKEY",
+    b"api_key",
+    b"API_KEY",
+    b"api-key",
+    b"Api-Key",
+    b"_key",
+    b"_KEY",
+];
 
 /// A value in a Secret manifest: `  NAME: value` (YAML) or `"NAME": "value"` (JSON).
 static MANIFEST_VALUE: LazyLock<Regex> = LazyLock::new(|| {
@@ -100,20 +109,24 @@ static MANIFEST_VALUE: LazyLock<Regex> = LazyLock::new(|| {
     .expect("manifest regex")
 });
 
-/// Every encoded credential in `bytes` that decodes to text, in order of position.
-pub fn find(bytes: &[u8], out: &mut Vec<Decoded>) {
-    for c in NAMED.captures_iter(bytes) {
-        let (Some(name), Some(v)) = (c.get(0), c.get(1)) else {
+/// Every encoded credential in `bytes` that decodes to text, in order of position. `names`
+/// are the places of the [`TRIGGERS`] words in `bytes` (in any case and order, overlapping
+/// ones included): a credential-like name starts at one of them.
+pub fn find(bytes: &[u8], names: &[Range<usize>], out: &mut Vec<Decoded>) {
+    let mut manifest = false;
+    for name in names {
+        let word = &bytes[name.clone()];
+        if !NAMES.contains(&word) {
             continue;
-        };
-        let basic = name.as_bytes()[..v.start() - name.start()]
-            .windows(6)
-            .any(|w| w.eq_ignore_ascii_case(b"basic "));
-        if v.len() >= MIN_GENERIC || basic {
-            push(bytes, v.range(), out);
+        }
+        manifest = manifest || (word == b"Secret" && is_manifest_kind(&bytes[..name.start]));
+        if let Some((value, basic)) = named_value(bytes, name.end) {
+            if value.len() >= MIN_GENERIC || basic {
+                push(bytes, value, out);
+            }
         }
     }
-    if is_secret_manifest(bytes) {
+    if manifest {
         for c in MANIFEST_VALUE.captures_iter(bytes) {
             if let Some(v) = c.get(1) {
                 push(bytes, v.range(), out);
@@ -124,6 +137,58 @@ pub fn find(bytes: &[u8], out: &mut Vec<Decoded>) {
     out.dedup_by_key(|d| d.range.start);
 }
 
+/// The value of the credential-like name whose first word ends at `at`, and whether it came
+/// after `Basic `: the rest of the name (`[\w.-]*`, any non-ASCII byte counted as a word
+/// character), an optional quote, `:` or `=` between blanks, an optional quote and `Basic `,
+/// then a run of at least 8 base64, hex or percent characters and up to two `=`.
+fn named_value(bytes: &[u8], mut at: usize) -> Option<(Range<usize>, bool)> {
+    let is = |at: usize, f: fn(u8) -> bool| bytes.get(at).is_some_and(|&b| f(b));
+    let skip = |mut at: usize, f: fn(u8) -> bool| {
+        while is(at, f) {
+            at += 1;
+        }
+        at
+    };
+    let quote = |b: u8| b == b'"' || b == b'\'';
+    let blank = |b: u8| b == b' ' || b == b'\t';
+    at = skip(at, |b| {
+        b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-') || b >= 0x80
+    });
+    at += usize::from(is(at, quote));
+    at = skip(at, blank);
+    if !is(at, |b| b == b':' || b == b'=') {
+        return None;
+    }
+    at = skip(at + 1, blank);
+    at += usize::from(is(at, quote));
+    let after_basic = bytes
+        .get(at..at + 5)
+        .filter(|w| (*w == b"Basic" || *w == b"basic") && is(at + 5, blank))
+        .map(|_| skip(at + 5, blank));
+    let basic = after_basic.is_some();
+    let start = after_basic.unwrap_or(at);
+    let end = skip(start, |b| {
+        b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'_' | b'%' | b'-')
+    });
+    if end - start < 8 {
+        return None;
+    }
+    let padding = bytes[end..]
+        .iter()
+        .take(2)
+        .take_while(|&&b| b == b'=')
+        .count();
+    Some((start..end + padding, basic))
+}
+
+/// Whether `before` (the bytes before a `Secret`) ends in a manifest's kind: `kind: Secret`
+/// (YAML) or `"kind": "Secret"` (JSON).
+fn is_manifest_kind(before: &[u8]) -> bool {
+    [&b"kind: "[..], b"\"kind\": \"", b"\"kind\":\""]
+        .iter()
+        .any(|k| before.ends_with(k))
+}
+
 fn push(bytes: &[u8], range: Range<usize>, out: &mut Vec<Decoded>) {
     if let Some((encoding, decoded)) = decode(&bytes[range.clone()]) {
         out.push(Decoded {
@@ -132,15 +197,6 @@ fn push(bytes: &[u8], range: Range<usize>, out: &mut Vec<Decoded>) {
             bytes: decoded,
         });
     }
-}
-
-/// One search for `Secret` in the common case (none); the manifest forms only after a hit.
-fn is_secret_manifest(bytes: &[u8]) -> bool {
-    let finder = |needle: &[u8]| memchr::memmem::find(bytes, needle).is_some();
-    finder(b"Secret")
-        && (finder(b"kind: Secret")
-            || finder(b"\"kind\": \"Secret\"")
-            || finder(b"\"kind\":\"Secret\""))
 }
 
 /// The first decoding of `value` that yields text: percent (if it has escapes), hex (if it is
@@ -206,9 +262,22 @@ mod tests {
 
     const KEY: &str = "sk_live_4eC39HqLyjWDarjtT1zdp7dc";
 
+    /// Where the trigger words occur, as the scanner's prefilter reports them.
+    fn names(bytes: &[u8]) -> Vec<Range<usize>> {
+        (0..bytes.len())
+            .flat_map(|at| {
+                TRIGGERS.iter().filter_map(move |t| {
+                    let end = at + t.len();
+                    let word = bytes.get(at..end)?;
+                    word.eq_ignore_ascii_case(t.as_bytes()).then_some(at..end)
+                })
+            })
+            .collect()
+    }
+
     fn found(text: &str) -> Vec<(String, &'static str, String)> {
         let mut out = Vec::new();
-        find(text.as_bytes(), &mut out);
+        find(text.as_bytes(), &names(text.as_bytes()), &mut out);
         out.into_iter()
             .map(|d| {
                 (
@@ -262,5 +331,91 @@ mod tests {
         ] {
             assert!(found(text).is_empty(), "{text}");
         }
+    }
+
+    /// The regex the reader after each name replaced: every value it finds, the reader finds.
+    fn regex_values(text: &[u8]) -> Vec<Range<usize>> {
+        let names: Vec<String> = NAMES
+            .iter()
+            .map(|n| regex::escape(std::str::from_utf8(n).unwrap()))
+            .collect();
+        let named = Regex::new(&format!(
+            r#"(?:{})[\w.-]*["']?[ \t]*[:=][ \t]*["']?(?:[Bb]asic[ \t]+)?([A-Za-z0-9+/_%-]{{8,}}={{0,2}})"#,
+            names.join("|")
+        ))
+        .unwrap();
+        named
+            .captures_iter(text)
+            .filter_map(|c| c.get(1).map(|v| v.range()))
+            .collect()
+    }
+
+    #[test]
+    fn the_name_reader_finds_every_value_the_regex_found() {
+        // Fragments that exercise each step: names in each case, word runs (ASCII and not),
+        // quotes, blanks, separators, `Basic`, value characters, padding, and breaks.
+        const PARTS: &[&str] = &[
+            "auth",
+            "Token",
+            "SECRET",
+            "passwd",
+            "pwd",
+            "apiKey",
+            "API_KEY",
+            "_key",
+            "Api-Key",
+            "credential",
+            "sEcReT",
+            "é",
+            "_x",
+            ".",
+            "-",
+            "\"",
+            "'",
+            " ",
+            "\t",
+            ":",
+            "=",
+            "==",
+            "Basic ",
+            "basic\t",
+            "QUJD",
+            "c2tf",
+            "%5F",
+            "+/",
+            "a1",
+            "\n",
+            ",",
+            "(",
+            "xyz",
+        ];
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        for _ in 0..20_000 {
+            let text: String = (0..next(24)).map(|_| PARTS[next(PARTS.len())]).collect();
+            let bytes = text.as_bytes();
+            let read: Vec<Range<usize>> = names(bytes)
+                .into_iter()
+                .filter(|n| NAMES.contains(&&bytes[n.clone()]))
+                .filter_map(|n| named_value(bytes, n.end).map(|(v, _)| v))
+                .collect();
+            for v in regex_values(bytes) {
+                assert!(read.contains(&v), "{text:?}: {v:?} not in {read:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn text_without_names_is_not_read() {
+        let b = B64.encode(KEY);
+        let text = format!("apiVersion: v1\nkind: Secret\ndata:\n  STRIPE: {b}\n");
+        let mut out = Vec::new();
+        find(text.as_bytes(), &[], &mut out);
+        assert!(out.is_empty());
     }
 }

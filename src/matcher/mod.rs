@@ -10,8 +10,10 @@ pub mod filter;
 pub mod prefilter;
 #[cfg(test)]
 mod proptests;
+mod required;
 
 use std::ops::Range;
+use std::sync::OnceLock;
 
 use self::prefilter::{Prefilter, PrefilterScratch};
 use crate::rules::{Rule, RuleSet};
@@ -39,6 +41,12 @@ pub struct Matcher {
     keywords: Prefilter,
     /// Keyword pattern index → the rules that listed it (keywords shared by rules are searched once).
     keyword_rules: Vec<Vec<usize>>,
+    /// Keyword pattern index → whether it is one of the extra trigger words (see
+    /// [`Matcher::with_triggers`]).
+    keyword_triggers: Vec<bool>,
+    /// Rule index → a byte every match of its regex holds ([`required`]), worked out on the
+    /// rule's first window (as its regex is compiled on first use).
+    required: Vec<OnceLock<Option<u8>>>,
     rule_count: usize,
 }
 
@@ -46,7 +54,10 @@ pub struct Matcher {
 #[derive(Default)]
 pub struct Scratch {
     prefilter: PrefilterScratch,
+    /// Rule index → its window being widened; only the rules in `opened` are `Some`.
     open: Vec<Option<Range<usize>>>,
+    opened: Vec<usize>,
+    triggers: Vec<Range<usize>>,
     windows: Vec<(usize, Range<usize>)>,
     locs: Vec<Option<regex::bytes::CaptureLocations>>,
     /// Every secret a rule's regex matched in the last haystack, filtered or not (see
@@ -62,31 +73,52 @@ impl Scratch {
     pub fn redactions(&self) -> &[(usize, Range<usize>)] {
         &self.candidates
     }
+
+    /// Where the trigger words occurred in the last haystack (ASCII case-insensitively,
+    /// overlapping ones included, in order of end).
+    pub fn triggers(&self) -> &[Range<usize>] {
+        &self.triggers
+    }
 }
 
 impl Matcher {
     pub fn new(rules: &RuleSet) -> Self {
+        Self::with_triggers(rules, &[])
+    }
+
+    /// A matcher that also reports where each of `triggers` occurs ([`Scratch::triggers`]),
+    /// found in the same prefilter pass as the rules' keywords: how the decoding layer learns
+    /// where credential-like names are without a pass of its own.
+    pub fn with_triggers(rules: &RuleSet, triggers: &[&str]) -> Self {
         let mut keywords: Vec<Vec<u8>> = Vec::new();
         let mut keyword_rules: Vec<Vec<usize>> = Vec::new();
+        let mut keyword_triggers: Vec<bool> = Vec::new();
+        let mut index = |k: &str| {
+            let k = k.to_ascii_lowercase().into_bytes();
+            keywords.iter().position(|x| *x == k).unwrap_or_else(|| {
+                keywords.push(k);
+                keyword_rules.push(Vec::new());
+                keyword_triggers.push(false);
+                keywords.len() - 1
+            })
+        };
+        let mut uses = Vec::new();
         for (i, rule) in rules.rules().iter().enumerate() {
-            for k in &rule.spec.keywords {
-                let k = k.to_ascii_lowercase().into_bytes();
-                match keywords.iter().position(|x| *x == k) {
-                    Some(p) => {
-                        if !keyword_rules[p].contains(&i) {
-                            keyword_rules[p].push(i)
-                        }
-                    }
-                    None => {
-                        keywords.push(k);
-                        keyword_rules.push(vec![i]);
-                    }
-                }
+            uses.extend(rule.spec.keywords.iter().map(|k| (index(k), Some(i))));
+        }
+        uses.extend(triggers.iter().map(|t| (index(t), None)));
+        for (p, rule) in uses {
+            match rule {
+                Some(i) if !keyword_rules[p].contains(&i) => keyword_rules[p].push(i),
+                Some(_) => {}
+                None => keyword_triggers[p] = true,
             }
         }
         Matcher {
             keywords: Prefilter::new(&keywords),
             keyword_rules,
+            keyword_triggers,
+            required: (0..rules.len()).map(|_| OnceLock::new()).collect(),
             rule_count: rules.len(),
         }
     }
@@ -95,10 +127,12 @@ impl Matcher {
     /// set this matcher was built from.
     pub fn find(&self, rules: &RuleSet, hay: &[u8], scratch: &mut Scratch, out: &mut Vec<Match>) {
         let first = out.len();
-        scratch.open.clear();
+        // `open` is all `None` between calls (the windows are taken out below); only its size
+        // is set here, so a small file costs no pass over every rule.
         scratch.open.resize(self.rule_count, None);
         scratch.windows.clear();
         scratch.candidates.clear();
+        scratch.triggers.clear();
         if scratch.locs.len() != self.rule_count {
             scratch.locs = (0..self.rule_count).map(|_| None).collect();
         }
@@ -108,26 +142,30 @@ impl Matcher {
         let Scratch {
             prefilter,
             open,
+            opened,
             windows,
+            triggers,
             ..
         } = scratch;
         self.keywords.for_each(hay, prefilter, |hit| {
+            if self.keyword_triggers[hit.keyword] {
+                triggers.push(hit.start..hit.end);
+            }
             for &r in &self.keyword_rules[hit.keyword] {
                 let w = rules.get(r).window;
                 let lo = hit.start.saturating_sub(w);
                 let hi = (hit.end + w).min(hay.len());
                 match &mut open[r] {
                     Some(open) if lo <= open.end => open.end = open.end.max(hi),
-                    slot => {
-                        if let Some(done) = slot.replace(lo..hi) {
-                            windows.push((r, done));
-                        }
-                    }
+                    slot => match slot.replace(lo..hi) {
+                        Some(done) => windows.push((r, done)),
+                        None => opened.push(r),
+                    },
                 }
             }
         });
-        for (r, open) in scratch.open.iter_mut().enumerate() {
-            if let Some(w) = open.take() {
+        for r in scratch.opened.drain(..) {
+            if let Some(w) = scratch.open[r].take() {
                 scratch.windows.push((r, w));
             }
         }
@@ -137,8 +175,13 @@ impl Matcher {
 
         for (r, window) in scratch.windows.drain(..) {
             let rule = rules.get(r);
-            let locs = scratch.locs[r].get_or_insert_with(|| rule.regex().capture_locations());
             let window = widen_to_lines(hay, window);
+            let required =
+                self.required[r].get_or_init(|| required::required_byte(&rule.spec.regex));
+            if required.is_some_and(|b| memchr::memchr(b, &hay[window.clone()]).is_none()) {
+                continue;
+            }
+            let locs = scratch.locs[r].get_or_insert_with(|| rule.regex().capture_locations());
             confirm(rule, r, hay, window, locs, out, &mut scratch.candidates);
         }
         merge_candidates(&mut scratch.candidates);

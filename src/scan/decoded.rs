@@ -70,7 +70,8 @@ impl Scanner {
     }
 
     /// Encoded credentials in a text chunk, decoded and scanned with the same rules; findings
-    /// sit at the encoded run and say how it was encoded.
+    /// sit at the encoded run and say how it was encoded. Reads only after the trigger words
+    /// the chunk's keyword pass found (decoding a value reuses the scratch).
     pub(super) fn scan_encoded(
         &self,
         chunk: &Chunk<'_>,
@@ -79,7 +80,7 @@ impl Scanner {
         emit: &mut dyn FnMut(Finding),
     ) {
         let mut found = Vec::new();
-        encoded::find(chunk.bytes, &mut found);
+        encoded::find(chunk.bytes, scratch.matcher.triggers(), &mut found);
         // In order of position, so the locator counts lines once: linear in the runs found.
         found.sort_by_key(|d| d.range.start);
         let mut locator = Locator::new(chunk.bytes, chunk.line, chunk.column);

@@ -1,5 +1,6 @@
 //! Directory trees: a parallel walk (the `ignore` crate, as in ripgrep), one scratch per thread.
 
+use std::borrow::Cow;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
@@ -71,8 +72,7 @@ pub fn scan(scanner: &Scanner, roots: &[PathBuf], options: &DirOptions, collecto
 }
 
 fn scan_file(scanner: &Scanner, path: &Path, scratch: &mut Scratch, collector: &Collector) {
-    let shown = display_path(path);
-    if scanner.suppress.path_allowed(&shown) {
+    if scanner.suppress.path_allowed(&display_path(path)) {
         return;
     }
     let origin = Origin::with_path_bytes("dir", &display_bytes(path));
@@ -106,15 +106,15 @@ fn is_stream(_: &Path) -> bool {
 
 /// [`display_path`]'s bytes, exact even when they are not UTF-8.
 #[cfg(unix)]
-fn display_bytes(path: &Path) -> Vec<u8> {
+fn display_bytes(path: &Path) -> Cow<'_, [u8]> {
     use std::os::unix::ffi::OsStrExt;
     let b = path.as_os_str().as_bytes();
-    b.strip_prefix(b"./").unwrap_or(b).to_vec()
+    Cow::Borrowed(b.strip_prefix(b"./").unwrap_or(b))
 }
 
 #[cfg(not(unix))]
-fn display_bytes(path: &Path) -> Vec<u8> {
-    display_path(path).into_bytes()
+fn display_bytes(path: &Path) -> Cow<'_, [u8]> {
+    Cow::Owned(display_path(path).into_owned().into_bytes())
 }
 
 /// Files to leave out, compared as canonical paths; only entries whose name matches pay for
@@ -137,10 +137,13 @@ impl Skip {
     }
 }
 
-/// Paths as the user typed their roots, minus a leading `./`.
-fn display_path(path: &Path) -> String {
-    let s = path.to_string_lossy();
-    s.strip_prefix("./").unwrap_or(&s).to_string()
+/// Paths as the user typed their roots, minus a leading `./` (borrowed when UTF-8: no
+/// allocation per file).
+fn display_path(path: &Path) -> Cow<'_, str> {
+    match path.to_string_lossy() {
+        Cow::Borrowed(s) => Cow::Borrowed(s.strip_prefix("./").unwrap_or(s)),
+        Cow::Owned(s) => Cow::Owned(s.strip_prefix("./").unwrap_or(&s).to_string()),
+    }
 }
 
 fn is_loop(err: &ignore::Error) -> bool {
