@@ -8,7 +8,7 @@
 //! of real source with the 840-keyword pack (every combination of the bytes of ~30 anchors a
 //! bucket holds passes): slower than the DFA. Here each position is looked up whole instead:
 //! - the first 3 bytes of its window, case folded by setting bit 5, hash (one multiply) to an
-//!   entry of a 4096-entry table of 32-bit words, gathered 8 at a time;
+//!   entry of a 8192-entry table of 32-bit words (32 KiB), gathered 8 at a time;
 //! - bit `b & 31` of that word, for the 4th byte `b`, says whether some anchor has that 3-byte
 //!   prefix and a 4th byte in that class (3-byte anchors set every bit).
 //!
@@ -19,7 +19,7 @@
 use std::arch::x86_64::*;
 
 /// Bits of the table index.
-const TABLE_BITS: u32 = 12;
+const TABLE_BITS: u32 = 13;
 /// Anchors of 1 or 2 bytes compared directly; more and the filter is not worth it.
 const MAX_SHORT: usize = 8;
 
@@ -87,8 +87,6 @@ unsafe fn run(t: &Avx2Tables, buf: &[u8], steps: super::Steps, flag: &mut impl F
     let hash = _mm256_set1_epi32(HASH as i32);
     let low5 = _mm256_set1_epi32(31);
     let one = _mm256_set1_epi32(1);
-    // Byte `r` of each 32-bit lane: where the window starting `r` bytes into the lane lands.
-    let lanes: [__m256i; 4] = std::array::from_fn(|r| _mm256_set1_epi32(0xff << (8 * r)));
     let short: Vec<(__m256i, Option<__m256i>)> = t
         .short
         .iter()
@@ -109,8 +107,9 @@ unsafe fn run(t: &Avx2Tables, buf: &[u8], steps: super::Steps, flag: &mut impl F
             let word = _mm256_i32gather_epi32::<4>(base, idx);
             let class = _mm256_and_si256(_mm256_srli_epi32::<24>(v), low5);
             let hit = _mm256_and_si256(_mm256_srlv_epi32(word, class), one);
-            let hit = _mm256_cmpeq_epi32(hit, one);
-            flags = _mm256_or_si256(flags, _mm256_and_si256(hit, lanes[r]));
+            // To the top bit of byte `r` of the lane: the byte of window `r + 4k` in `flags`.
+            let hit = _mm256_sllv_epi32(hit, _mm256_set1_epi32(8 * r as i32 + 7));
+            flags = _mm256_or_si256(flags, hit);
         }
         for &(a, b) in &short {
             let v0 = _mm256_or_si256(raw[0], bit5);
