@@ -5,7 +5,7 @@
 //! position, the set of bytes any of its anchors has there. The SIMD pass asks, for every
 //! haystack position and every bucket at once, "could an anchor of this bucket start here?"
 //! (one table lookup per position and group of 8 buckets), and only the positions it flags are
-//! checked exactly, here.
+//! checked exactly ([`super::exact`]).
 //!
 //! How well that filters depends on which anchors share a bucket: `gho_` and `ghp_` together
 //! cost almost nothing, `gho_` and `xoxb` together accept `ghob` and `xoxo` too. Buckets are
@@ -15,23 +15,25 @@
 
 use std::sync::OnceLock;
 
+use super::exact::{Exact, KeywordRef};
+
 /// Bytes per anchor: the SIMD pass looks at this many consecutive bytes per position.
 pub const ANCHOR: usize = 4;
 /// Buckets per group: one byte of bucket bits per position.
 pub const GROUP: usize = 8;
 /// Groups of buckets for the AVX-512 kernel (one SIMD lookup per group and anchor position); the
-/// AVX2 and NEON kernels, whose lookups cost more, use [`NARROW_GROUPS`]. More groups cost lookups,
-/// fewer cost exact checks of flagged positions (each about 75 cycles, with its branch
-/// mispredictions). `cargo bench --bench prefilter` on code, prefilter with exact checks:
+/// NEON kernel, whose lookups cost more, uses `NARROW_GROUPS`. More groups cost lookups, fewer
+/// cost exact checks of flagged positions (measured with the 160-rule pack, when each check
+/// compared the flag with every anchor of its buckets). `cargo bench --bench prefilter` on code, prefilter with exact checks:
 /// 4 groups 6.0–6.4 GiB/s (3.5 flags per KiB), 5: 6.8 (2.4), 6: 7.2–7.3 (1.3), 7: 7.5 (1.1),
 /// 8: 6.7 (1.0). Six keep every table in a register.
 #[cfg(target_arch = "x86_64")]
 pub const GROUPS: usize = 6;
 #[cfg(target_arch = "x86_64")]
 pub const BUCKETS: usize = GROUP * GROUPS;
-/// Groups for the kernels without whole-byte 64-entry lookups (AVX2, NEON), where each group
-/// costs 4 to 8 instructions per anchor position and 32 (16) bytes. `cargo bench --bench
-/// prefilter` on code, AVX2, prefilter with exact checks: see `avx2.rs`.
+/// Groups for the NEON kernel, without whole-byte 64-entry lookups: each group costs 4
+/// instructions per anchor position and 16 bytes.
+#[cfg(target_arch = "aarch64")]
 pub const NARROW_GROUPS: usize = 3;
 /// Above this many distinct anchors the quadratic clustering is not worth its start-up time and
 /// the DFA is used instead (the built-in pack has about 220).
@@ -253,144 +255,45 @@ fn markov_rate(m: &Model, sets: &[Set; ANCHOR]) -> f32 {
     v[..n].iter().sum()
 }
 
-/// (keyword, offset of the anchor inside it)
-type KeywordRef = (u32, u32);
-
-/// One distinct anchor and the keywords it stands for.
-#[derive(Debug)]
-pub struct Anchor {
-    /// Folded anchor bytes, little-endian, zero past `len`.
-    value: u32,
-    /// 0x20 at each byte that is a letter: OR-ing it folds the haystack's case there.
-    case: u32,
-    /// 0xff at each of the anchor's bytes.
-    mask: u32,
-    /// Its range of `Buckets::refs`.
-    keywords: std::ops::Range<usize>,
-}
-
-#[derive(Debug)]
 pub struct Buckets {
     /// Per bucket, per anchor position, the accepted (folded) bytes.
     pub sets: Vec<[Set; ANCHOR]>,
-    /// Per bucket, its range of `anchors`.
-    members: Vec<std::ops::Range<usize>>,
-    /// Grouped by bucket.
-    anchors: Vec<Anchor>,
-    /// (keyword, offset of the anchor inside it), grouped by anchor.
-    refs: Vec<KeywordRef>,
-    /// Lowercased keywords and their case masks (0x20 at letters).
-    keywords: Vec<(Vec<u8>, Vec<u8>)>,
+    /// The exact check of flagged positions.
+    exact: Exact,
+    /// Per bucket, its anchors (for the tests of the clustering).
+    #[cfg(test)]
+    members: Vec<Vec<Vec<u8>>>,
 }
 
 impl Buckets {
     /// At most `count` buckets (a multiple of [`GROUP`]). `None` when the keywords do not suit
-    /// the SIMD pass: none at all, non-ASCII bytes, or more distinct anchors than
-    /// [`MAX_ANCHORS`].
+    /// the SIMD pass (see [`anchors`]) or hold more distinct anchors than [`MAX_ANCHORS`].
     pub fn new(keywords: &[impl AsRef<[u8]>], count: usize) -> Option<Buckets> {
-        let lowered: Vec<Vec<u8>> = keywords
-            .iter()
-            .map(|k| k.as_ref().to_ascii_lowercase())
-            .collect();
-        if lowered.iter().all(|k| k.is_empty()) || lowered.iter().flatten().any(|&b| b >= 0x80) {
-            return None;
-        }
-
-        // Distinct anchors, each with the keywords it stands for.
-        let mut distinct: Vec<(Vec<u8>, Vec<KeywordRef>)> = Vec::new();
-        for (i, k) in lowered.iter().enumerate() {
-            if k.is_empty() {
-                continue;
-            }
-            let (offset, bytes) = choose_anchor(k);
-            let entry = (i as u32, offset as u32);
-            match distinct.iter_mut().find(|(b, _)| *b == bytes) {
-                Some((_, refs)) => refs.push(entry),
-                None => distinct.push((bytes, vec![entry])),
-            }
-        }
+        let (distinct, lowered) = anchors(keywords)?;
         if distinct.len() > MAX_ANCHORS {
             return None;
         }
-
         let anchor_bytes: Vec<Vec<u8>> = distinct.iter().map(|(b, _)| b.clone()).collect();
         let relevant = Relevant::new(&anchor_bytes);
         let singles: Vec<Profile> = anchor_bytes
             .iter()
             .map(|b| Profile::of(b, &relevant))
             .collect();
-        let (sets, clusters) = cluster(singles, &relevant, count);
-        let (mut members, mut anchors, mut refs) = (Vec::new(), Vec::new(), Vec::new());
-        for cluster in clusters {
-            let first = anchors.len();
-            for a in cluster {
-                let (bytes, keywords) = &distinct[a];
-                let from = refs.len();
-                refs.extend_from_slice(keywords);
-                anchors.push(Anchor::new(bytes, from..refs.len()));
-            }
-            members.push(first..anchors.len());
-        }
-        let case_masks = lowered
-            .iter()
-            .map(|k| {
-                let case = k
-                    .iter()
-                    .map(|b| if b.is_ascii_lowercase() { 0x20 } else { 0 })
-                    .collect();
-                (k.clone(), case)
-            })
-            .collect();
+        let (sets, _clusters) = cluster(singles, &relevant, count);
         Some(Buckets {
             sets,
-            members,
-            anchors,
-            refs,
-            keywords: case_masks,
+            exact: Exact::new(&distinct, &lowered),
+            #[cfg(test)]
+            members: _clusters
+                .iter()
+                .map(|c| c.iter().map(|&a| anchor_bytes[a].clone()).collect())
+                .collect(),
         })
     }
 
-    /// Exact check of a flagged position: for every bucket bit set in `buckets` (bit = bucket
-    /// index), every anchor of the bucket that really starts at `at`, every keyword it stands
-    /// for that really occurs there. Reports (keyword, start, end).
-    #[inline]
-    pub fn verify(
-        &self,
-        hay: &[u8],
-        at: usize,
-        buckets: u64,
-        mut hit: impl FnMut(usize, usize, usize),
-    ) {
-        let word = match hay.get(at..at + 4) {
-            Some(w) => u32::from_le_bytes([w[0], w[1], w[2], w[3]]),
-            None => read_u32_padded(hay, at),
-        };
-        let mut bits = buckets;
-        while bits != 0 {
-            let b = bits.trailing_zeros() as usize;
-            bits &= bits - 1;
-            for anchor in &self.anchors[self.members[b].clone()] {
-                if (word | anchor.case) & anchor.mask != anchor.value {
-                    continue;
-                }
-                for &(k, offset) in &self.refs[anchor.keywords.clone()] {
-                    let (k, offset) = (k as usize, offset as usize);
-                    let Some(start) = at.checked_sub(offset) else {
-                        continue;
-                    };
-                    let (lower, case) = &self.keywords[k];
-                    let end = start + lower.len();
-                    if end <= hay.len()
-                        && hay[start..end]
-                            .iter()
-                            .zip(lower.iter().zip(case))
-                            .all(|(&h, (&l, &c))| h | c == l)
-                    {
-                        hit(k, start, end);
-                    }
-                }
-            }
-        }
+    /// The exact check of the positions the buckets flag.
+    pub fn exact(&self) -> &Exact {
+        &self.exact
     }
 
     pub fn len(&self) -> usize {
@@ -408,10 +311,11 @@ impl Buckets {
         self.sets[b][j] == ANY
     }
 
-    /// For the kernels that fold case by setting bit 5 of every byte (AVX2, NEON): per group of
-    /// [`NARROW_GROUPS`] and anchor position, the bucket bits for each folded ASCII byte (the
+    /// For the NEON kernel, which folds case by setting bit 5 of every byte: per group of
+    /// `NARROW_GROUPS` and anchor position, the bucket bits for each folded ASCII byte (the
     /// buckets that accept it or the byte that folds to it), and the bits of the buckets that
     /// accept any byte there.
+    #[cfg(target_arch = "aarch64")]
     #[allow(clippy::type_complexity)]
     pub fn folded(
         &self,
@@ -450,30 +354,33 @@ impl Buckets {
     }
 }
 
-impl Anchor {
-    fn new(bytes: &[u8], keywords: std::ops::Range<usize>) -> Anchor {
-        let (mut value, mut case, mut mask) = (0u32, 0u32, 0u32);
-        for (i, &b) in bytes.iter().enumerate() {
-            value |= u32::from(b) << (8 * i);
-            if b.is_ascii_lowercase() {
-                case |= 0x20 << (8 * i);
-            }
-            mask |= 0xff << (8 * i);
+/// Each distinct anchor (lowercased) with the keywords it stands for, and every keyword
+/// lowercased. `None` when the keywords do not suit the SIMD kernels: none at all, or non-ASCII
+/// bytes.
+#[allow(clippy::type_complexity)]
+pub fn anchors(
+    keywords: &[impl AsRef<[u8]>],
+) -> Option<(Vec<(Vec<u8>, Vec<KeywordRef>)>, Vec<Vec<u8>>)> {
+    let lowered: Vec<Vec<u8>> = keywords
+        .iter()
+        .map(|k| k.as_ref().to_ascii_lowercase())
+        .collect();
+    if lowered.iter().all(|k| k.is_empty()) || lowered.iter().flatten().any(|&b| b >= 0x80) {
+        return None;
+    }
+    let mut distinct: Vec<(Vec<u8>, Vec<KeywordRef>)> = Vec::new();
+    for (i, k) in lowered.iter().enumerate() {
+        if k.is_empty() {
+            continue;
         }
-        Anchor {
-            value,
-            case,
-            mask,
-            keywords,
+        let (offset, bytes) = choose_anchor(k);
+        let entry = (i as u32, offset as u32);
+        match distinct.iter_mut().find(|(b, _)| *b == bytes) {
+            Some((_, refs)) => refs.push(entry),
+            None => distinct.push((bytes, vec![entry])),
         }
     }
-}
-
-fn read_u32_padded(hay: &[u8], at: usize) -> u32 {
-    let mut w = [0u8; 4];
-    let n = hay.len().saturating_sub(at).min(4);
-    w[..n].copy_from_slice(&hay[at..at + n]);
-    u32::from_le_bytes(w)
+    Some((distinct, lowered))
 }
 
 fn sets_of(anchor: &[u8]) -> [Set; ANCHOR] {
@@ -600,31 +507,12 @@ mod tests {
         ] {
             let holding: Vec<usize> = (0..b.len())
                 .filter(|&i| {
-                    b.anchors[b.members[i].clone()].iter().any(|a| {
-                        family.iter().any(|f| {
-                            a.value == u32::from_le_bytes(f.as_bytes().try_into().unwrap())
-                        })
-                    })
+                    b.members[i]
+                        .iter()
+                        .any(|a| family.iter().any(|f| f.as_bytes() == a))
                 })
                 .collect();
             assert_eq!(holding.len(), 1, "{family:?} are in buckets {holding:?}");
         }
-    }
-
-    #[test]
-    fn verify_checks_case_insensitively_and_at_the_edges() {
-        let b = Buckets::new(&["sk_live_", "q~"], BUCKETS).unwrap();
-        let all = u64::MAX >> (64 - b.sets.len());
-        let mut got = Vec::new();
-        let hay = b"xSK_Live_ q~";
-        for at in 0..hay.len() {
-            b.verify(hay, at, all, |k, s, e| got.push((k, s, e)));
-        }
-        assert_eq!(got, vec![(0, 1, 9), (1, 10, 12)]);
-        got.clear();
-        for at in 0..8 {
-            b.verify(b"sk_live", at, all, |k, s, e| got.push((k, s, e)));
-        }
-        assert!(got.is_empty(), "a keyword cut by the end is not a hit");
     }
 }

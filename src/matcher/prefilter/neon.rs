@@ -39,12 +39,12 @@ pub const STEP: usize = 16;
 /// Bytes a step reads past its own 16: the rest of the anchors starting at its last positions.
 pub const AHEAD: usize = ANCHOR - 1;
 
-/// For each position of `hay`, in order, that could start an anchor: `flag(position, buckets)`.
+/// For each position of `hay`, in order, that could start an anchor: `flag(position)`.
 ///
 /// # Safety
 /// NEON is required (every aarch64 CPU that runs Rust's std has it).
 #[target_feature(enable = "neon")]
-pub unsafe fn scan_neon(t: &NeonTables, hay: &[u8], mut flag: impl FnMut(usize, u64)) {
+pub unsafe fn scan_neon(t: &NeonTables, hay: &[u8], mut flag: impl FnMut(usize)) {
     super::in_steps(hay, STEP, AHEAD, |buf, steps| {
         // SAFETY: the features are the caller's promise, the bounds `in_steps`'s.
         unsafe { run(t, buf, steps, &mut flag) }
@@ -54,7 +54,7 @@ pub unsafe fn scan_neon(t: &NeonTables, hay: &[u8], mut flag: impl FnMut(usize, 
 /// `steps` steps of 16 positions over `buf`, whose length `in_steps` checked; position 0 of
 /// `buf` is `base` in the haystack, and nothing at or past `limit` is flagged.
 #[target_feature(enable = "neon")]
-unsafe fn run(t: &NeonTables, buf: &[u8], steps: super::Steps, flag: &mut impl FnMut(usize, u64)) {
+unsafe fn run(t: &NeonTables, buf: &[u8], steps: super::Steps, flag: &mut impl FnMut(usize)) {
     let p = buf.as_ptr();
     let tables: [[[uint8x16x2_t; 2]; ANCHOR]; NARROW_GROUPS] = std::array::from_fn(|g| {
         std::array::from_fn(|j| {
@@ -80,15 +80,9 @@ unsafe fn run(t: &NeonTables, buf: &[u8], steps: super::Steps, flag: &mut impl F
         for &mg in &m {
             all = vorrq_u8(all, mg);
         }
-        if vmaxvq_u8(all) == 0 {
-            continue;
-        }
-        let mut bytes = [[0u8; STEP]; NARROW_GROUPS];
-        for (b, &mg) in bytes.iter_mut().zip(&m) {
-            vst1q_u8(b.as_mut_ptr(), mg);
-        }
-        let any = (0..STEP).filter(|&k| bytes.iter().any(|b| b[k] != 0));
-        let any = any.fold(0u64, |a, k| a | 1 << k);
-        super::report(any, &bytes, (steps, s), flag);
+        // A nibble per byte, set where any bucket accepts the position (NEON has no movemask).
+        let nonzero = vreinterpretq_u16_u8(vtstq_u8(all, all));
+        let any = vget_lane_u64::<0>(vreinterpret_u64_u8(vshrn_n_u16::<4>(nonzero)));
+        super::report::<4>(any, STEP, (steps, s), flag);
     }
 }

@@ -68,12 +68,12 @@ impl VbmiTables {
 
 const STEP: usize = 64;
 
-/// Calls `flag(position, bucket bits)` for every position of `hay` some bucket accepts, in order.
+/// Calls `flag(position)` for every position of `hay` some bucket accepts, in order.
 ///
 /// # Safety
 /// The CPU must support AVX-512 F, BW and VBMI.
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
-pub unsafe fn scan_vbmi(t: &VbmiTables, hay: &[u8], mut flag: impl FnMut(usize, u64)) {
+pub unsafe fn scan_vbmi(t: &VbmiTables, hay: &[u8], mut flag: impl FnMut(usize)) {
     // Each step also reads the next step's 64 bytes (its first 3 complete the anchors of the
     // step's last positions).
     super::in_steps(hay, STEP, STEP, |buf, steps| {
@@ -86,7 +86,7 @@ pub unsafe fn scan_vbmi(t: &VbmiTables, hay: &[u8], mut flag: impl FnMut(usize, 
 /// `(steps + 1) * STEP` bytes this reads), which is haystack position `base`. Flags at or past
 /// `limit` are dropped.
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
-unsafe fn run(t: &VbmiTables, buf: &[u8], steps: super::Steps, flag: &mut impl FnMut(usize, u64)) {
+unsafe fn run(t: &VbmiTables, buf: &[u8], steps: super::Steps, flag: &mut impl FnMut(usize)) {
     let p = buf.as_ptr();
     let class_lo = _mm512_loadu_si512(t.class.as_ptr().cast());
     let class_hi = _mm512_loadu_si512(t.class.as_ptr().add(64).cast());
@@ -113,10 +113,8 @@ unsafe fn run(t: &VbmiTables, buf: &[u8], steps: super::Steps, flag: &mut impl F
             _mm512_alignr_epi8::<3>(ahead16, cur),
         ];
         cur = next;
-        let mut r = [_mm512_setzero_si512(); GROUPS];
         let mut any: u64 = 0;
-        for g in 0..GROUPS {
-            let [t0, t1, t2, t3] = tables[g];
+        for &[t0, t1, t2, t3] in &tables {
             let m0 = _mm512_permutexvar_epi8(c[0], t0);
             let m1 = _mm512_permutexvar_epi8(c[1], t1);
             let m2 = _mm512_permutexvar_epi8(c[2], t2);
@@ -124,15 +122,7 @@ unsafe fn run(t: &VbmiTables, buf: &[u8], steps: super::Steps, flag: &mut impl F
             // 0x80: a AND b AND c.
             let m = _mm512_and_si512(_mm512_ternarylogic_epi32::<0x80>(m0, m1, m2), m3);
             any |= _mm512_test_epi8_mask(m, m);
-            r[g] = m;
         }
-        if any == 0 {
-            continue;
-        }
-        let mut bytes = [[0u8; STEP]; GROUPS];
-        for g in 0..GROUPS {
-            _mm512_storeu_si512(bytes[g].as_mut_ptr().cast(), r[g]);
-        }
-        super::report(any, &bytes, (steps, s), flag);
+        super::report::<1>(any, STEP, (steps, s), flag);
     }
 }
