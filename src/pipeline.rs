@@ -172,12 +172,13 @@ impl Pipeline {
         Progress::new(self.messages(), self.quiet).run(
             || {
                 let c = self.scanner.counts();
-                format!(
+                let line = format!(
                     "scanning: {} files, {}, {} findings",
                     c.files,
                     human_bytes(c.bytes),
                     collector.len()
-                )
+                );
+                self.scanner.phase.status(line)
             },
             work,
         )
