@@ -172,12 +172,13 @@ impl Pipeline {
         Progress::new(self.messages(), self.quiet).run(
             || {
                 let c = self.scanner.counts();
-                format!(
+                let line = format!(
                     "scanning: {}, {}, {} findings",
                     report::text::scanned_counts(c.files, c.blobs, c.messages),
                     human_bytes(c.bytes),
                     collector.len()
-                )
+                );
+                self.scanner.phase.status(line)
             },
             work,
         )

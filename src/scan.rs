@@ -22,6 +22,9 @@ use crate::suppress::Suppressor;
 use locate::{chars, Locator};
 
 mod locate;
+mod phase;
+
+pub use phase::{Phase, PhaseGuard};
 
 /// Inputs larger than this are read in chunks; memory per thread stays near this size whatever
 /// the file size.
@@ -104,6 +107,8 @@ pub struct Scanner {
     pub stats: Stats,
     /// Where sources report what they could not scan (which makes the run incomplete).
     pub messages: Messages,
+    /// What a source is doing between scanned bytes, for the progress line.
+    pub phase: Phase,
     started: Instant,
 }
 
@@ -135,6 +140,7 @@ impl Scanner {
             options,
             stats: Stats::default(),
             messages,
+            phase: Phase::default(),
             started: Instant::now(),
         })
     }

@@ -15,10 +15,16 @@ use gix::ObjectId;
 use super::diff::{Introductions, Look};
 use super::history::{CommitNode, History};
 use super::parallel::{in_runs, into_inner, lock};
+use super::read::tree_reader;
 use crate::finding::{Origin, Place};
+use crate::scan::Phase;
 
 /// At most this many other places are listed on a finding; the rest are only counted.
 const LISTED_PLACES: usize = 16;
+
+/// The delta-base cache of each diffing thread (see [`tree_reader`]): smaller than the walk's,
+/// as the history, the tree graph and the matched blobs are held beside it.
+const DIFF_CACHE_BYTES: usize = 32 << 20;
 
 /// One commit that introduced a blob at a path.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -41,12 +47,14 @@ pub fn introductions(
     blobs: &HashSet<ObjectId>,
     holders: Option<&HashSet<ObjectId>>,
     threads: usize,
+    phase: &Phase,
     error: &(dyn Fn(String) + Sync),
 ) -> HashMap<ObjectId, Vec<Intro>> {
     let mut all = Vec::new();
     if !blobs.is_empty() && !history.is_empty() {
         let want = |id: &gix::oid| blobs.contains(id);
         let enter = |id: &gix::oid| holders.is_none_or(|h| h.contains(id));
+        let _phase = phase.begin("git: attribution", "commits", history.len() as u64);
         all = for_each_commit(
             repo,
             history,
@@ -55,6 +63,7 @@ pub fn introductions(
                 want: &want,
                 enter: &enter,
             },
+            phase,
             error,
         );
     }
@@ -66,9 +75,11 @@ pub fn all_introductions(
     repo: &gix::ThreadSafeRepository,
     history: &History,
     threads: usize,
+    phase: &Phase,
     error: &(dyn Fn(String) + Sync),
 ) -> Vec<Intro> {
     let all = |_: &gix::oid| true;
+    let _phase = phase.begin("git: diffing commits", "commits", history.len() as u64);
     for_each_commit(
         repo,
         history,
@@ -77,6 +88,7 @@ pub fn all_introductions(
             want: &all,
             enter: &all,
         },
+        phase,
         error,
     )
 }
@@ -98,6 +110,7 @@ fn for_each_commit(
     history: &History,
     threads: usize,
     look: &Look<'_>,
+    phase: &Phase,
     error: &(dyn Fn(String) + Sync),
 ) -> Vec<Intro> {
     let commits = &history.commits;
@@ -108,8 +121,11 @@ fn for_each_commit(
         commits,
         threads,
         run,
-        || CommitDiffer::new(repo.to_thread_local()),
-        |differ, commit| differ.diff(history, commit, look, error),
+        || CommitDiffer::new(tree_reader(repo.to_thread_local(), DIFF_CACHE_BYTES)),
+        |differ, commit| {
+            differ.diff(history, commit, look, error);
+            phase.advance(1);
+        },
         |mut differ| lock(&out).append(&mut differ.intros),
     );
     into_inner(out)

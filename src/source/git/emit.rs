@@ -40,6 +40,7 @@ impl Run<'_> {
             &blobs,
             holders.as_ref(),
             self.threads,
+            &self.scanner.phase,
             &|m| self.error(m),
         );
         self.emit(&sync.to_thread_local(), hits, &places);

@@ -6,6 +6,8 @@ use gix::hashtable::HashMap;
 use gix::objs::Find;
 use gix::ObjectId;
 
+use crate::scan::Phase;
+
 /// One commit of the walk.
 #[derive(Debug, Clone)]
 pub struct CommitNode {
@@ -76,9 +78,11 @@ pub fn walk_commits(
     repo: &gix::Repository,
     tips: &[ObjectId],
     hidden: &[ObjectId],
+    phase: &Phase,
     error: &mut dyn FnMut(String),
     visit: &mut dyn FnMut(&CommitNode, &[u8]),
 ) -> anyhow::Result<History> {
+    let _phase = phase.begin("git: commit walk", "commits", 0);
     let mut cut = ShallowCut::new(repo)?;
     let mut history = History::default();
     let objects = &repo.objects;
@@ -107,6 +111,7 @@ pub fn walk_commits(
         let node = history.node(&info, &commit);
         visit(&node, data);
         history.push(node);
+        phase.advance(1);
     }
     drop(walk);
     history.shallow_boundary = cut.into_boundary();

@@ -17,7 +17,7 @@ use super::history::{self, History};
 use super::parallel::{into_inner, lock};
 use super::read::{self, BlobHit};
 use super::{added_lines, trees, Run};
-use crate::scan::Scratch;
+use crate::scan::{Phase, Scratch};
 
 const FETCH_HINT: &str = "fetch the missing history (`git fetch --unshallow`, or `git fetch \
     origin <branch or commit>`); in GitHub Actions check out with `fetch-depth: 0`";
@@ -87,6 +87,7 @@ impl<'s> Range<'s> {
             repo,
             &[self.head],
             &[self.base],
+            &run.scanner.phase,
             &mut |e| walk_errors.push(e),
             &mut |node, data| run.scan_commit_message(&node.id, data, &mut scratch),
         );
@@ -124,8 +125,9 @@ impl<'s> Range<'s> {
     ) -> anyhow::Result<Vec<Intro>> {
         let failures = Mutex::new(Vec::new());
         let report = |e: String| lock(&failures).push(e);
-        let intros = attribution::all_introductions(sync, history, run.threads, &report);
-        let before = base_blobs(&sync.to_thread_local(), history, &report);
+        let phase = &run.scanner.phase;
+        let intros = attribution::all_introductions(sync, history, run.threads, phase, &report);
+        let before = base_blobs(&sync.to_thread_local(), history, phase, &report);
         let failures = into_inner(failures);
         if !failures.is_empty() {
             anyhow::bail!(
@@ -147,6 +149,7 @@ impl<'s> Range<'s> {
 fn base_blobs(
     repo: &gix::Repository,
     history: &History,
+    phase: &Phase,
     report: &dyn Fn(String),
 ) -> HashSet<ObjectId> {
     let start_points: BTreeSet<ObjectId> = history
@@ -176,6 +179,7 @@ fn base_blobs(
         graph: None,
         cache: None,
         threads: 1,
+        phase,
     };
     trees::walk_trees(repo, before_trees, &with, &mut |e| report(e)).blobs
 }

@@ -93,8 +93,7 @@ fn read_history(
                 let stored = store
                     .join()
                     .unwrap_or_else(|p| std::panic::resume_unwind(p))?;
-                let (stored, contents) =
-                    walk_with_cache(&repo, roots, stored, run.threads, &mut error);
+                let (stored, contents) = walk_with_cache(run, &repo, roots, stored, &mut error);
                 run.sweep_all(&sync, &history, stored, contents, start.blobs, all_objects)?
             }
             None => run.sweep_new(&sync, &history, roots, known, start.blobs)?,
@@ -203,7 +202,8 @@ fn walk_new_commits(
         .copied()
         .collect();
     let mut scratch = Scratch::default();
-    let history = history::walk_commits(repo, tips, &hidden, error, &mut |node, data| {
+    let phase = &run.scanner.phase;
+    let history = history::walk_commits(repo, tips, &hidden, phase, error, &mut |node, data| {
         if !known.commits.contains(&node.id) {
             run.scan_commit_message(&node.id, data, &mut scratch);
         }
@@ -220,10 +220,10 @@ fn walk_new_commits(
 /// dropped as soon as the walk is done. The blobs that matched are known by now: the walk's
 /// graph records where those are, and only those.
 fn walk_with_cache(
+    run: &Run<'_>,
     repo: &gix::Repository,
     roots: Vec<ObjectId>,
     mut stored: Reading,
-    threads: usize,
     error: &mut dyn FnMut(String),
 ) -> (Reading, Contents) {
     let trees = std::mem::take(&mut stored.trees);
@@ -235,7 +235,8 @@ fn walk_with_cache(
         known_blobs: &none,
         graph: Some(&wanted),
         cache: Some(&trees),
-        threads,
+        threads: run.threads,
+        phase: &run.scanner.phase,
     };
     let contents = trees::walk_trees(repo, roots, &with, error);
     (stored, contents)
@@ -269,6 +270,7 @@ impl Run<'_> {
             graph: None,
             cache: None,
             threads: self.threads,
+            phase: &self.scanner.phase,
         };
         let contents = trees::walk_trees(&repo, roots, &with, &mut |m| self.error(m));
         self.note_submodules(&contents.submodules);

@@ -11,7 +11,8 @@ use gix::objs::{Find, Kind};
 use gix::ObjectId;
 
 use super::parallel::{in_runs, into_inner, lock};
-use super::read::TreeCache;
+use super::read::{tree_reader, TreeCache};
+use crate::scan::Phase;
 
 /// Blobs and trees found under some root trees, minus what was already known.
 #[derive(Debug, Default)]
@@ -87,6 +88,10 @@ impl TreeGraph {
     }
 }
 
+/// The delta-base cache of each walking thread (see [`tree_reader`]). Bigger saves more CPU on
+/// deep histories (64 MiB: a third of the walk on git/git) but counts twice in peak memory.
+const WALK_CACHE_BYTES: usize = 48 << 20;
+
 /// Which blobs a tree walk records in its [`TreeGraph`].
 pub type GraphBlobs<'a> = &'a (dyn Fn(&gix::oid) -> bool + Sync);
 
@@ -101,6 +106,8 @@ pub struct WalkOptions<'a> {
     /// Trees decoded already.
     pub cache: Option<&'a TreeCache>,
     pub threads: usize,
+    /// Counts the trees entered, for the progress line.
+    pub phase: &'a Phase,
 }
 
 /// Visits every tree under `roots` once (trees shared between commits are entered once) and
@@ -113,6 +120,7 @@ pub fn walk_trees(
     with: &WalkOptions<'_>,
     error: &mut dyn FnMut(String),
 ) -> Contents {
+    let _phase = with.phase.begin("git: tree walk", "trees", 0);
     let ids = Mutex::new(TreeIds::default());
     let mut level: Vec<(ObjectId, u32, String)> = Vec::new();
     for root in roots {
@@ -123,7 +131,11 @@ pub fn walk_trees(
         }
     }
     let threads = with.threads.max(1);
-    let handles = Mutex::new((0..threads).map(|_| repo.clone()).collect::<Vec<_>>());
+    let handles = Mutex::new(
+        (0..threads)
+            .map(|_| tree_reader(repo.clone(), WALK_CACHE_BYTES))
+            .collect::<Vec<_>>(),
+    );
     let mut out = Contents::default();
     let mut edges = Edges::default();
     while !level.is_empty() {
@@ -244,6 +256,7 @@ impl Level {
         let Some(repo) = self.repo.as_ref() else {
             return;
         };
+        with.phase.advance(1);
         let data = match with.cache.and_then(|c| c.get(id)) {
             Some(data) => data,
             None => match read_tree(repo, id, &mut self.buf) {

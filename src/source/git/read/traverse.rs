@@ -43,6 +43,8 @@ impl TreeCache {
 
 /// At most this many bytes of trees are cached; further trees are decoded again by the walk.
 pub(super) const TREE_CACHE_BYTES: usize = 128 << 20;
+/// Mapped packs plus kept trees stay under this (see `tree_cache_budget`).
+pub(super) const PACKS_AND_TREES_BYTES: usize = 256 << 20;
 
 /// The traversal holds every decoded object of a delta chain in memory: an object larger than
 /// this stops it (the pack is then finished object by object, where such blobs are streamed).
