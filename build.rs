@@ -48,14 +48,17 @@ fn commit() {
         .or_else(|| git(&["rev-parse", "--short=12", "HEAD"]))
         .unwrap_or_else(|| "unknown".into());
     // A new commit changes HEAD or the branch it points at: rerun then, and only then.
-    for path in ["HEAD", "packed-refs"] {
-        if let Some(p) = git(&["rev-parse", "--git-path", path]) {
-            println!("cargo:rerun-if-changed={}", absolute(&p).display());
-        }
-    }
-    if let Some(branch) = git(&["symbolic-ref", "-q", "HEAD"]) {
-        if let Some(p) = git(&["rev-parse", "--git-path", &branch]) {
-            println!("cargo:rerun-if-changed={}", absolute(&p).display());
+    // Only files that exist: cargo treats a missing one as always changed and would rebuild
+    // the crate on every command (a checkout without `packed-refs` recompiled keysweep between
+    // CI's test build and its test run: 106 s). A branch that gets packed deletes its loose
+    // ref, which is watched.
+    let mut paths = vec!["HEAD".to_string(), "packed-refs".to_string()];
+    paths.extend(git(&["symbolic-ref", "-q", "HEAD"]));
+    for path in paths {
+        if let Some(p) = git(&["rev-parse", "--git-path", &path]).map(|p| absolute(&p)) {
+            if p.exists() {
+                println!("cargo:rerun-if-changed={}", p.display());
+            }
         }
     }
     println!("cargo:rustc-env=KEYSWEEP_COMMIT={commit}");
