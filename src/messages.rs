@@ -268,15 +268,15 @@ impl<'a> Progress<'a> {
         std::thread::scope(|s| {
             s.spawn(|| {
                 let mut done = lock(&finished);
-                loop {
+                // Checked before each wait: work that ends before this thread first takes the
+                // lock has already sent its wake-up, and waiting then would hold the process
+                // for a whole period (every short `keysweep -` in a pipe took 10 s).
+                while !*done {
                     let (d, timeout) = wake
                         .wait_timeout(done, every)
                         .unwrap_or_else(|e| e.into_inner());
                     done = d;
-                    if *done {
-                        break;
-                    }
-                    if timeout.timed_out() {
+                    if !*done && timeout.timed_out() {
                         self.messages.status(status());
                     }
                 }
@@ -401,6 +401,23 @@ mod tests {
         let lines = captured.lines().count();
         std::thread::sleep(Duration::from_millis(60));
         assert_eq!(messages.captured().lines().count(), lines);
+    }
+
+    #[test]
+    fn work_that_ends_at_once_is_not_held_for_a_period() {
+        // The lost wake-up: work done before the logging thread first waits must not leave it
+        // waiting out its period (a 6-byte `keysweep -` took 10 s).
+        let messages = Messages::capture();
+        let progress = Progress::logging(&messages, Duration::from_secs(30));
+        for _ in 0..50 {
+            let started = std::time::Instant::now();
+            progress.run(|| "scanning".to_string(), || ());
+            assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "held by the progress thread"
+            );
+        }
+        assert_eq!(messages.captured(), "");
     }
 
     #[test]
