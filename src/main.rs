@@ -22,9 +22,10 @@ fn main() -> ExitCode {
 
 /// glibc raises its mmap threshold each time a large mmapped block is freed (up to 32 MiB), after
 /// which the decoded objects of a history scan come from the heap arenas and their freed space is
-/// kept: on git/git that was 50–60 MiB of peak RSS (536 MB with the default, 483 MB with a fixed
-/// 1 MiB threshold; `scripts/bench-git`, README). A fixed threshold keeps big buffers mmapped and
-/// returned on free. musl and other platforms return memory on their own.
+/// kept: on git/git that was ~50 MiB of peak RSS (524 MiB with the default, 471 MiB with a fixed
+/// 1 MiB threshold; `/usr/bin/time` of `keysweep git`, README Performance). A fixed threshold
+/// keeps big buffers mmapped and returned on free. musl and other platforms return memory on
+/// their own.
 fn tune_allocator() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only sets an allocator parameter; called before any thread starts.
