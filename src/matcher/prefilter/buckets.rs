@@ -70,6 +70,8 @@ struct Model {
     grams: Vec<([u8; 4], f32)>,
     /// Probability of the least frequent listed 4-gram: every unlisted one is rarer.
     floor: f32,
+    /// Each listed 4-gram and its probability.
+    listed: Vec<([u8; 4], f32)>,
 }
 
 fn model() -> &'static Model {
@@ -95,15 +97,23 @@ fn model() -> &'static Model {
             gram_index: Default::default(),
             grams: Vec::new(),
             floor: p(FOURGRAMS[FOURGRAMS.len() - 1]),
+            listed: Vec::new(),
         };
         for (i, g) in FOURGRAMS.chunks_exact(5).enumerate() {
             let bytes = [g[0], g[1], g[2], g[3]];
             let markov = markov_rate(&model, &bytes.map(|b| 1u128 << b));
             model.grams.push((bytes, (p(g[4]) - markov).max(0.0)));
+            model.listed.push((bytes, p(g[4])));
             model.gram_index.insert(bytes, i);
         }
         model
     })
+}
+
+/// The most frequent 4-grams of code (lowercase) and the probability of each at a position.
+#[cfg(target_arch = "x86_64")]
+pub fn code_grams() -> &'static [([u8; 4], f32)] {
+    &model().listed
 }
 
 fn bits(set: Set) -> impl Iterator<Item = usize> {
@@ -269,7 +279,7 @@ impl Buckets {
     /// At most `count` buckets (a multiple of [`GROUP`]). `None` when the keywords do not suit
     /// the SIMD pass (see [`anchors`]) or hold more distinct anchors than [`MAX_ANCHORS`].
     pub fn new(keywords: &[impl AsRef<[u8]>], count: usize) -> Option<Buckets> {
-        let (distinct, lowered) = anchors(keywords)?;
+        let (distinct, lowered) = anchors(keywords, Lookahead::No)?;
         if distinct.len() > MAX_ANCHORS {
             return None;
         }
@@ -360,6 +370,7 @@ impl Buckets {
 #[allow(clippy::type_complexity)]
 pub fn anchors(
     keywords: &[impl AsRef<[u8]>],
+    lookahead: Lookahead,
 ) -> Option<(Vec<(Vec<u8>, Vec<KeywordRef>)>, Vec<Vec<u8>>)> {
     let lowered: Vec<Vec<u8>> = keywords
         .iter()
@@ -373,7 +384,7 @@ pub fn anchors(
         if k.is_empty() {
             continue;
         }
-        let (offset, bytes) = choose_anchor(k);
+        let (offset, bytes) = choose_anchor(k, lookahead);
         let entry = (i as u32, offset as u32);
         match distinct.iter_mut().find(|(b, _)| *b == bytes) {
             Some((_, refs)) => refs.push(entry),
@@ -387,15 +398,31 @@ fn sets_of(anchor: &[u8]) -> [Set; ANCHOR] {
     std::array::from_fn(|j| anchor.get(j).map_or(ANY, |&b| 1u128 << fold(b)))
 }
 
-/// The keyword's least likely window of [`ANCHOR`] bytes (the first of equals), or the whole
-/// keyword when it is no longer than that.
-fn choose_anchor(k: &[u8]) -> (usize, Vec<u8>) {
+/// Whether the filter also tests the byte after an anchor (the AVX2 kernel does), so that
+/// anchors are chosen for how rare they are together with it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Lookahead {
+    No,
+    NextByte,
+}
+
+/// The keyword's least likely window of [`ANCHOR`] bytes (with the byte after it, under
+/// [`Lookahead::NextByte`]; the first of equals), or the whole keyword when it is no longer
+/// than that.
+fn choose_anchor(k: &[u8], lookahead: Lookahead) -> (usize, Vec<u8>) {
     if k.len() <= ANCHOR {
         return (0, k.to_vec());
     }
+    let m = model();
     let mut best = (f32::INFINITY, 0);
     for o in 0..=k.len() - ANCHOR {
-        let p = anchor_rate(&k[o..o + ANCHOR]);
+        let next = match (lookahead, k.get(o + ANCHOR)) {
+            (Lookahead::NextByte, Some(&b)) => {
+                m.next[usize::from(k[o + ANCHOR - 1])][usize::from(b)]
+            }
+            _ => 1.0,
+        };
+        let p = anchor_rate(&k[o..o + ANCHOR]) * next;
         if p < best.0 {
             best = (p, o);
         }
@@ -484,13 +511,13 @@ mod tests {
     #[test]
     fn anchors_avoid_common_text() {
         // `_key` and `secr` are everywhere in code; the window around `access` is not.
-        let (o, a) = choose_anchor(b"secret_access_key");
+        let (o, a) = choose_anchor(b"secret_access_key", Lookahead::No);
         assert!(
             !a.starts_with(b"secr") && !a.ends_with(b"_key"),
             "{o} {a:?}"
         );
         // A bigram model alone rates `ault` rare; the 4-gram list knows "default".
-        let (o, a) = choose_anchor(b"vault_token");
+        let (o, a) = choose_anchor(b"vault_token", Lookahead::No);
         assert_ne!(a, b"ault", "{o}");
     }
 

@@ -4,8 +4,8 @@
 //! same hits (the tests hold each to the aho-corasick crate as an oracle):
 //! - [`Backend::Avx512Vbmi`]: a Teddy-style SIMD filter over 48 buckets of 4-byte keyword anchors
 //!   ([`buckets`], [`simd`]);
-//! - [`Backend::Avx2`] (x86-64-v3): a hashed filter on each position's whole 4-byte window,
-//!   looked up with gathers ([`avx2`]);
+//! - [`Backend::Avx2`] (x86-64-v3): a hashed filter on each position's 3-byte prefix with a
+//!   signature of the next two bytes, looked up with gathers ([`avx2`]);
 //! - [`Backend::Neon`] (aarch64): the bucket filter over 24 buckets, with whole-byte lookups
 //!   built from 32-entry ones ([`neon`]);
 //! - [`Backend::Dfa`]: an interleaved Aho-Corasick DFA ([`dfa`]), for other CPUs and keyword sets
@@ -14,13 +14,12 @@
 //! The SIMD backends hand each flagged position to one exact check ([`exact`]): a hash lookup of
 //! the anchors starting there, then a comparison of their keywords.
 //!
-//! The best backend the CPU supports among [`Backend::AUTO`] is picked at start-up; keyword sets
-//! above [`MAX_AUTO_BUCKET_KEYWORDS`] (the whole built-in pack) take the DFA.
+//! The best backend the CPU supports for the keyword set ([`Backend::auto`]) is picked at
+//! start-up: the bucket filter for sets up to [`MAX_AUTO_BUCKET_KEYWORDS`], the AVX2 hashed
+//! filter above (the whole built-in pack), the DFA where neither runs.
 //! `KEYSWEEP_PREFILTER=dfa|avx2|neon|avx512` forces one (for benchmarks and for ruling the
 //! prefilter out when chasing a bug); a backend the CPU lacks falls back to the automatic choice.
-//! AVX2 and NEON are only used when forced: with the 840-keyword pack `cargo bench --bench
-//! prefilter` on real source measured AVX2 at 737 MiB/s and the DFA at 1,224 MiB/s, and NEON has
-//! only been run under qemu.
+//! NEON is only used when forced: it has only been run under qemu.
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
@@ -54,8 +53,15 @@ pub enum Backend {
 }
 
 impl Backend {
-    /// What `Prefilter::new` picks from, fastest first (see the module documentation).
-    pub const AUTO: [Backend; 2] = [Backend::Avx512Vbmi, Backend::Dfa];
+    /// What `Prefilter::new` picks from for `keywords` keywords, fastest first: the bucket
+    /// filter loses selectivity as its buckets fill, the hashed filter does not.
+    pub fn auto(keywords: usize) -> [Backend; 2] {
+        if keywords <= MAX_AUTO_BUCKET_KEYWORDS {
+            [Backend::Avx512Vbmi, Backend::Dfa]
+        } else {
+            [Backend::Avx2, Backend::Dfa]
+        }
+    }
 
     /// Every backend, for tests and benchmarks.
     pub const ALL: [Backend; 4] = [
@@ -116,10 +122,12 @@ pub struct PrefilterScratch {
     hits: Vec<Hit>,
 }
 
-/// Above this many keywords the automatic choice is the DFA, even where AVX-512 VBMI runs: the
-/// bucket filter flags more positions as buckets fill, and on the 1 GiB real-source tree
-/// (`scripts/bench-dir --real`, AMD EPYC) the 840-keyword pack took 1.07 s with AVX-512 against
-/// 0.80 s with the DFA, where the 554-keyword pack took 0.69 s against 0.71 s.
+/// Above this many keywords the automatic choice is the AVX2 hashed filter (or the DFA without
+/// AVX2), even where AVX-512 VBMI runs: the bucket filter flags more positions as buckets fill.
+/// On the 1 GiB real-source tree (`scripts/bench-dir --real`, AMD EPYC) the 840-keyword pack
+/// took 1.07 s with AVX-512 against 0.80 s with the DFA, where the 554-keyword pack took 0.69 s
+/// against 0.71 s; `cargo bench --bench prefilter` with the 851-keyword pack puts the AVX2
+/// filter ahead of both (README, Performance).
 pub const MAX_AUTO_BUCKET_KEYWORDS: usize = 600;
 
 impl Prefilter {
@@ -129,9 +137,7 @@ impl Prefilter {
         let forced = Backend::ALL
             .into_iter()
             .find(|b| forced.as_deref() == Some(b.name()));
-        let auto = Backend::AUTO
-            .into_iter()
-            .filter(|b| *b == Backend::Dfa || keywords.len() <= MAX_AUTO_BUCKET_KEYWORDS);
+        let auto = Backend::auto(keywords.len());
         forced
             .into_iter()
             .chain(auto)
@@ -154,9 +160,8 @@ impl Prefilter {
             }
             #[cfg(target_arch = "x86_64")]
             Backend::Avx2 => {
-                let (distinct, lowered) = buckets::anchors(keywords)?;
-                let bytes: Vec<Vec<u8>> = distinct.iter().map(|(b, _)| b.clone()).collect();
-                let t = Box::new(avx2::Avx2Tables::new(&bytes)?);
+                let (distinct, lowered) = buckets::anchors(keywords, buckets::Lookahead::NextByte)?;
+                let t = Box::new(avx2::Avx2Tables::new(&avx2_anchors(&distinct, &lowered))?);
                 Engine::Avx2(exact::Exact::new(&distinct, &lowered), t)
             }
             #[cfg(target_arch = "aarch64")]
@@ -306,6 +311,25 @@ fn report<const W: u32>(
     }
 }
 
+/// Each distinct anchor with the classes of the bytes that follow it in its keywords (all of
+/// them where a keyword ends with it), for the AVX2 kernel.
+#[cfg(target_arch = "x86_64")]
+fn avx2_anchors<'a>(
+    distinct: &'a [(Vec<u8>, Vec<exact::KeywordRef>)],
+    lowered: &[Vec<u8>],
+) -> Vec<avx2::Anchor<'a>> {
+    distinct
+        .iter()
+        .map(|(bytes, refs)| {
+            let next = refs.iter().fold(0u16, |set, &(k, offset)| {
+                let after = lowered[k as usize].get(offset as usize + bytes.len());
+                set | after.map_or(u16::MAX, |&b| 1 << (b & 15))
+            });
+            avx2::Anchor { bytes, next }
+        })
+        .collect()
+}
+
 /// The NEON kernel's bucket count.
 #[cfg(target_arch = "aarch64")]
 fn narrow_buckets() -> usize {
@@ -399,22 +423,33 @@ mod tests {
         assert_eq!(n, expected);
         assert_eq!(
             Prefilter::new(&keywords).backend(),
-            Backend::AUTO.into_iter().find(|b| b.supported()).unwrap()
+            Backend::auto(2)
+                .into_iter()
+                .find(|b| b.supported())
+                .unwrap()
         );
     }
 
     #[test]
-    fn a_large_keyword_set_is_given_the_dfa_unless_forced() {
+    fn a_large_keyword_set_is_given_the_hashed_filter_or_the_dfa_unless_forced() {
         let keywords: Vec<String> = (0..=MAX_AUTO_BUCKET_KEYWORDS)
             .map(|i| format!("kw{i:04}_"))
             .collect();
         if std::env::var_os("KEYSWEEP_PREFILTER").is_some() {
             return; // a forced backend wins whatever the size
         }
-        assert_eq!(Prefilter::new(&keywords).backend(), Backend::Dfa);
+        let large = if Backend::Avx2.supported() {
+            Backend::Avx2
+        } else {
+            Backend::Dfa
+        };
+        assert_eq!(Prefilter::new(&keywords).backend(), large);
         assert_eq!(
             Prefilter::new(&keywords[..8]).backend(),
-            Backend::AUTO.into_iter().find(|b| b.supported()).unwrap()
+            Backend::auto(8)
+                .into_iter()
+                .find(|b| b.supported())
+                .unwrap()
         );
     }
 
