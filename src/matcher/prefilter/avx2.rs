@@ -32,6 +32,8 @@
 
 use std::arch::x86_64::*;
 
+use super::exact::KeywordRef;
+
 /// Bits of the table index. On 256 MiB of git's sources 14 bits flagged 2.0 positions per KiB
 /// and 15 bits 1.6, with the gathers no slower within the noise of the benchmark.
 const TABLE_BITS: u32 = 15;
@@ -54,6 +56,23 @@ pub struct Avx2Tables {
 pub struct Anchor<'a> {
     pub bytes: &'a [u8],
     pub next: u16,
+}
+
+impl<'a> Anchor<'a> {
+    /// Each distinct anchor (as [`super::buckets::anchors`] gives them) with the classes of the
+    /// bytes that follow it in its keywords (`lowered`).
+    pub fn all(distinct: &'a [(Vec<u8>, Vec<KeywordRef>)], lowered: &[Vec<u8>]) -> Vec<Self> {
+        distinct
+            .iter()
+            .map(|(bytes, refs)| {
+                let next = refs.iter().fold(0u16, |set, &(k, offset)| {
+                    let after = lowered[k as usize].get(offset as usize + bytes.len());
+                    set | after.map_or(u16::MAX, |&b| 1 << (b & 15))
+                });
+                Anchor { bytes, next }
+            })
+            .collect()
+    }
 }
 
 /// Bit 5 set: how the kernel folds case (and aliases a few non-letters, which the exact check
@@ -272,7 +291,7 @@ mod tests {
         let (distinct, lowered) =
             super::super::buckets::anchors(&keywords, super::super::buckets::Lookahead::NextByte)
                 .unwrap();
-        let anchors = super::super::avx2_anchors(&distinct, &lowered);
+        let anchors = Anchor::all(&distinct, &lowered);
         let t = Avx2Tables::new(&anchors).unwrap();
         let grams = super::super::buckets::code_grams();
         let chosen = Avx2Tables::leak(&t.table, t.hash, grams);

@@ -161,7 +161,9 @@ impl Prefilter {
             #[cfg(target_arch = "x86_64")]
             Backend::Avx2 => {
                 let (distinct, lowered) = buckets::anchors(keywords, buckets::Lookahead::NextByte)?;
-                let t = Box::new(avx2::Avx2Tables::new(&avx2_anchors(&distinct, &lowered))?);
+                let t = Box::new(avx2::Avx2Tables::new(&avx2::Anchor::all(
+                    &distinct, &lowered,
+                ))?);
                 Engine::Avx2(exact::Exact::new(&distinct, &lowered), t)
             }
             #[cfg(target_arch = "aarch64")]
@@ -309,25 +311,6 @@ fn report<const W: u32>(
         }
         flag(pos + k);
     }
-}
-
-/// Each distinct anchor with the classes of the bytes that follow it in its keywords (all of
-/// them where a keyword ends with it), for the AVX2 kernel.
-#[cfg(target_arch = "x86_64")]
-fn avx2_anchors<'a>(
-    distinct: &'a [(Vec<u8>, Vec<exact::KeywordRef>)],
-    lowered: &[Vec<u8>],
-) -> Vec<avx2::Anchor<'a>> {
-    distinct
-        .iter()
-        .map(|(bytes, refs)| {
-            let next = refs.iter().fold(0u16, |set, &(k, offset)| {
-                let after = lowered[k as usize].get(offset as usize + bytes.len());
-                set | after.map_or(u16::MAX, |&b| 1 << (b & 15))
-            });
-            avx2::Anchor { bytes, next }
-        })
-        .collect()
 }
 
 /// The NEON kernel's bucket count.
