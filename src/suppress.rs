@@ -72,6 +72,11 @@ impl Suppressor {
         })
     }
 
+    /// Whether any path is allowlisted: when none is, a walk need not spell out each path.
+    pub fn allows_paths(&self) -> bool {
+        self.paths.is_some()
+    }
+
     pub fn path_allowed(&self, path: &str) -> bool {
         let path = path.strip_prefix("./").unwrap_or(path);
         self.paths.as_ref().is_some_and(|g| g.is_match(path))

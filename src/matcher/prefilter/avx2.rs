@@ -9,10 +9,11 @@
 //! bucket holds passes): slower than the DFA. Here each position is looked up whole instead:
 //! - the first 3 bytes of its window, case folded by setting bit 5, hash (one multiply) to an
 //!   entry of a 32,768-entry table of 32-bit words (128 KiB), gathered 8 at a time;
-//! - bit `b & 15` of that word, for the 4th byte `b`, and bit `16 + (c & 15)`, for the 5th byte
-//!   `c`, say whether some anchor has that 3-byte prefix and a 4th byte and a following keyword
-//!   byte in those classes (3-byte anchors, and anchors that end their keyword, set every bit of
-//!   the half they leave open).
+//! - bit `31 - (b & 15)` of that word, for the 4th byte `b`, and bit `15 - (c & 15)`, for the
+//!   5th byte `c`, say whether some anchor has that 3-byte prefix and a 4th byte and a following
+//!   keyword byte in those classes (3-byte anchors, and anchors that end their keyword, set every
+//!   bit of the half they leave open). Counted from the top, a bit is tested by shifting it to
+//!   bit 31 (`vpsllvd`), where `vmovmskps` collects the 8 lanes' results in one instruction.
 //!
 //! The filter decides the speed twice: through the SIMD pass and through the flags it hands to the
 //! exact check ([`super::exact`]), each of which costs a few dozen cycles. On 256 MiB of real
@@ -39,8 +40,19 @@ use super::exact::KeywordRef;
 const TABLE_BITS: u32 = 15;
 /// Anchors of 1 or 2 bytes compared directly; more and the filter is not worth it.
 const MAX_SHORT: usize = 8;
-/// The half of a table word for the 5th byte's class.
-const NEXT_ANY: u32 = 0xffff_0000;
+/// The half of a table word for the 5th byte's class, and for the 4th's.
+const NEXT_ANY: u32 = 0x0000_ffff;
+const FOURTH_ANY: u32 = 0xffff_0000;
+
+/// The bit of a table word for a class of the 4th byte.
+fn fourth_bit(b: u8) -> u32 {
+    1 << (31 - (b & 15))
+}
+
+/// The bits of a table word for the classes of the 5th byte (bit `c` of `classes` for class `c`).
+fn next_bits(classes: u16) -> u32 {
+    u32::from(classes.reverse_bits())
+}
 
 pub struct Avx2Tables {
     /// Hash of a folded 3-byte prefix → which classes of 4th and 5th bytes follow it.
@@ -135,9 +147,9 @@ impl Avx2Tables {
             if b.len() < 3 {
                 continue;
             }
-            let fourth = b.get(3).map_or(0xffff, |&c| 1 << (c & 15));
+            let fourth = b.get(3).map_or(FOURTH_ANY, |&c| fourth_bit(c));
             let next = if b.len() >= 4 {
-                u32::from(a.next) << 16
+                next_bits(a.next)
             } else {
                 NEXT_ANY
             };
@@ -153,10 +165,10 @@ impl Avx2Tables {
             .iter()
             .map(|&(g, rate)| {
                 let word = table[index([g[0], g[1], g[2]], hash)];
-                if word & (1 << (g[3] & 15)) == 0 {
+                if word & fourth_bit(g[3]) == 0 {
                     return 0.0;
                 }
-                rate * (word >> 16).count_ones() as f32 / 16.0
+                rate * (word & NEXT_ANY).count_ones() as f32 / 16.0
             })
             .sum()
     }
@@ -165,7 +177,7 @@ impl Avx2Tables {
     #[cfg(test)]
     fn passes(&self, w: &[u8]) -> bool {
         let word = self.table[index([w[0], w[1], w[2]], self.hash)];
-        word & (1 << (w[3] & 15)) != 0 && word & (1 << (16 + (w[4] & 15))) != 0
+        word & fourth_bit(w[3]) != 0 && word & next_bits(1 << (w[4] & 15)) != 0
     }
 }
 
@@ -196,56 +208,58 @@ unsafe fn run(t: &Avx2Tables, buf: &[u8], steps: super::Steps, flag: &mut impl F
     let hash = _mm256_set1_epi32(t.hash as i32);
     let low4 = _mm256_set1_epi32(15);
     let upper = _mm256_set1_epi32(16);
-    let one = _mm256_set1_epi32(1);
-    let short: Vec<(__m256i, Option<__m256i>)> = t
-        .short
-        .iter()
-        .map(|&(a, b)| {
-            let b = b.map(|b| _mm256_set1_epi8(b as i8));
-            (_mm256_set1_epi8(a as i8), b)
-        })
-        .collect();
     for s in 0..steps.count {
         let at = p.add(s * STEP);
-        // Window `r + 4k` is lane `k` of the load at `r`, and its 5th byte the top byte of lane
-        // `k` of the load at `r + 1`: five loads cover 32 windows.
+        // Window `r + 4k` is lane `k` of the load at `r`; its 4th byte is the top byte of that
+        // lane, its 5th the top byte of lane `k` of the load at `r + 1`: five loads cover 32
+        // windows, and each top byte's class serves two of them.
         let raw: [__m256i; 5] = std::array::from_fn(|r| _mm256_loadu_si256(at.add(r).cast()));
-        let mut flags = _mm256_setzero_si256();
-        for r in 0..4 {
-            let v = raw[r];
-            let key = _mm256_and_si256(_mm256_or_si256(v, bit5), prefix);
+        let class: [__m256i; 5] =
+            std::array::from_fn(|r| _mm256_and_si256(_mm256_srli_epi32::<24>(raw[r]), low4));
+        // Bit `k` of `lanes[r]`: window `r + 4k` passes.
+        let lanes: [u32; 4] = std::array::from_fn(|r| {
+            let key = _mm256_and_si256(_mm256_or_si256(raw[r], bit5), prefix);
             let idx =
                 _mm256_srli_epi32::<{ 32 - TABLE_BITS as i32 }>(_mm256_mullo_epi32(key, hash));
             let word = _mm256_i32gather_epi32::<4>(base, idx);
-            let fourth = _mm256_and_si256(_mm256_srli_epi32::<24>(v), low4);
-            let fifth = _mm256_or_si256(
-                _mm256_and_si256(_mm256_srli_epi32::<24>(raw[r + 1]), low4),
-                upper,
-            );
             let both = _mm256_and_si256(
-                _mm256_srlv_epi32(word, fourth),
-                _mm256_srlv_epi32(word, fifth),
+                _mm256_sllv_epi32(word, class[r]),
+                _mm256_sllv_epi32(word, _mm256_or_si256(class[r + 1], upper)),
             );
-            let hit = _mm256_and_si256(both, one);
-            // Bit 0 to the top bit of byte `r` of the lane: the byte of window `r + 4k`.
-            let hit = _mm256_sllv_epi32(hit, _mm256_set1_epi32(8 * r as i32 + 7));
-            flags = _mm256_or_si256(flags, hit);
-        }
-        for &(a, b) in &short {
+            _mm256_movemask_ps(_mm256_castsi256_ps(both)) as u32
+        });
+        let mut short = _mm256_setzero_si256();
+        for &(a, b) in &t.short {
             let v0 = _mm256_or_si256(raw[0], bit5);
-            let mut m = _mm256_cmpeq_epi8(v0, a);
+            let mut m = _mm256_cmpeq_epi8(v0, _mm256_set1_epi8(a as i8));
             if let Some(b) = b {
                 let v1 = _mm256_or_si256(raw[1], bit5);
-                m = _mm256_and_si256(m, _mm256_cmpeq_epi8(v1, b));
+                m = _mm256_and_si256(m, _mm256_cmpeq_epi8(v1, _mm256_set1_epi8(b as i8)));
             }
-            flags = _mm256_or_si256(flags, m);
+            short = _mm256_or_si256(short, m);
         }
-        let any = _mm256_movemask_epi8(flags) as u32;
-        if any != 0 {
+        let short = _mm256_movemask_epi8(short) as u32;
+        if (lanes[0] | lanes[1] | lanes[2] | lanes[3] | short) != 0 {
+            let any = (0..4).fold(short, |any, r| any | SPREAD[lanes[r] as usize] << r);
             super::report::<1>(u64::from(any), STEP, (steps, s), flag);
         }
     }
 }
+
+/// Bit `k` of the index at bit `4k`: lane `k` of a window's pass to position `4k` of a step.
+static SPREAD: [u32; 256] = {
+    let mut t = [0u32; 256];
+    let mut i = 0;
+    while i < 256 {
+        let mut k = 0;
+        while k < 8 {
+            t[i] |= ((i as u32 >> k) & 1) << (4 * k);
+            k += 1;
+        }
+        i += 1;
+    }
+    t
+};
 
 #[cfg(test)]
 mod tests {
@@ -283,6 +297,53 @@ mod tests {
         assert!(t.passes(b"ranch"));
         assert!(!t.passes(b"rance"), "rance: 5th byte e");
         assert!(!t.passes(b"ranco"), "ranco: 5th byte o");
+    }
+
+    #[test]
+    fn the_kernel_flags_exactly_the_positions_the_table_passes() {
+        if !is_x86_feature_detected!("avx2") {
+            return;
+        }
+        let keywords = crate::rules::RuleSet::builtin().unwrap().keywords();
+        let (distinct, lowered) =
+            super::super::buckets::anchors(&keywords, super::super::buckets::Lookahead::NextByte)
+                .unwrap();
+        let anchors = Anchor::all(&distinct, &lowered);
+        let t = Avx2Tables::new(&anchors).unwrap();
+        // Text made of the anchors' own bytes and holding some keywords, so that windows pass
+        // at every offset of a step.
+        let alphabet: Vec<u8> = anchors.iter().flat_map(|a| a.bytes.to_vec()).collect();
+        let mut seed = 7u64;
+        let mut rng = || {
+            seed = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            (seed ^ (seed >> 31)).wrapping_mul(0xBF58_476D_1CE4_E5B9) >> 32
+        };
+        for len in (0..200).chain([4099]) {
+            let mut hay: Vec<u8> = (0..len)
+                .map(|_| alphabet[rng() as usize % alphabet.len()])
+                .collect();
+            for _ in 0..len / 16 {
+                let a = &lowered[rng() as usize % lowered.len()];
+                let at = rng() as usize % len;
+                let end = (at + a.len()).min(len);
+                hay[at..end].copy_from_slice(&a[..end - at]);
+            }
+            let padded = [hay.as_slice(), &[0; 4]].concat();
+            let want: Vec<usize> = (0..len)
+                .filter(|&p| {
+                    let w = &padded[p..];
+                    t.passes(w)
+                        || t.short
+                            .iter()
+                            .any(|&(a, b)| fold(w[0]) == a && b.is_none_or(|b| fold(w[1]) == b))
+                })
+                .collect();
+            let mut got = Vec::new();
+            // SAFETY: AVX2 was checked above.
+            unsafe { scan_avx2(&t, &hay, |p| got.push(p)) };
+            assert_eq!(got, want, "len {len}");
+            assert!(len < 4099 || got.len() > 100, "the text should pass often");
+        }
     }
 
     #[test]
