@@ -269,6 +269,13 @@ mod tests {
         Anchor { bytes, next }
     }
 
+    /// The built-in pack's distinct anchors and lowered keywords, as the backend gets them.
+    fn pack() -> (Vec<(Vec<u8>, Vec<KeywordRef>)>, Vec<Vec<u8>>) {
+        let keywords = crate::rules::RuleSet::builtin().unwrap().keywords();
+        super::super::buckets::anchors(&keywords, super::super::buckets::Lookahead::NextByte)
+            .unwrap()
+    }
+
     #[test]
     fn table_holds_every_anchor_in_both_cases() {
         let any = u16::MAX;
@@ -304,10 +311,7 @@ mod tests {
         if !is_x86_feature_detected!("avx2") {
             return;
         }
-        let keywords = crate::rules::RuleSet::builtin().unwrap().keywords();
-        let (distinct, lowered) =
-            super::super::buckets::anchors(&keywords, super::super::buckets::Lookahead::NextByte)
-                .unwrap();
+        let (distinct, lowered) = pack();
         let anchors = Anchor::all(&distinct, &lowered);
         let t = Avx2Tables::new(&anchors).unwrap();
         // Text made of the anchors' own bytes and holding some keywords, so that windows pass
@@ -348,10 +352,7 @@ mod tests {
 
     #[test]
     fn the_multiplier_is_chosen_to_let_the_least_common_code_through() {
-        let keywords = crate::rules::RuleSet::builtin().unwrap().keywords();
-        let (distinct, lowered) =
-            super::super::buckets::anchors(&keywords, super::super::buckets::Lookahead::NextByte)
-                .unwrap();
+        let (distinct, lowered) = pack();
         let anchors = Anchor::all(&distinct, &lowered);
         let t = Avx2Tables::new(&anchors).unwrap();
         let grams = super::super::buckets::code_grams();
