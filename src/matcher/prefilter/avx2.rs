@@ -269,8 +269,11 @@ mod tests {
         Anchor { bytes, next }
     }
 
-    /// The built-in pack's distinct anchors and lowered keywords, as the backend gets them.
-    fn pack() -> (Vec<(Vec<u8>, Vec<KeywordRef>)>, Vec<Vec<u8>>) {
+    /// Distinct anchors with their keywords, and the lowered keywords.
+    type Pack = (Vec<(Vec<u8>, Vec<KeywordRef>)>, Vec<Vec<u8>>);
+
+    /// The built-in pack's anchors and keywords, as the backend gets them.
+    fn pack() -> Pack {
         let keywords = crate::rules::RuleSet::builtin().unwrap().keywords();
         super::super::buckets::anchors(&keywords, super::super::buckets::Lookahead::NextByte)
             .unwrap()
