@@ -40,8 +40,9 @@ use super::exact::KeywordRef;
 const TABLE_BITS: u32 = 15;
 /// Anchors of 1 or 2 bytes compared directly; more and the filter is not worth it.
 const MAX_SHORT: usize = 8;
-/// The half of a table word for the 5th byte's class, and for the 4th's.
+/// Every class of the 5th byte: the low half of a table word.
 const NEXT_ANY: u32 = 0x0000_ffff;
+/// Every class of the 4th byte: the high half.
 const FOURTH_ANY: u32 = 0xffff_0000;
 
 /// The bit of a table word for a class of the 4th byte.
@@ -321,10 +322,7 @@ mod tests {
         // at every offset of a step.
         let alphabet: Vec<u8> = anchors.iter().flat_map(|a| a.bytes.to_vec()).collect();
         let mut seed = 7u64;
-        let mut rng = || {
-            seed = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            (seed ^ (seed >> 31)).wrapping_mul(0xBF58_476D_1CE4_E5B9) >> 32
-        };
+        let mut rng = || super::super::tests::rng(&mut seed);
         for len in (0..200).chain([4099]) {
             let mut hay: Vec<u8> = (0..len)
                 .map(|_| alphabet[rng() as usize % alphabet.len()])

@@ -342,8 +342,8 @@ mod tests {
     use super::*;
     use aho_corasick::{AhoCorasick, MatchKind};
 
-    /// splitmix64, so the test data is the same on every run.
-    fn rng(seed: &mut u64) -> u64 {
+    /// splitmix64, so the test data is the same on every run (the kernels' tests use it too).
+    pub(super) fn rng(seed: &mut u64) -> u64 {
         *seed = seed.wrapping_add(0x9E3779B97F4A7C15);
         let mut z = *seed;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58476D1CE4E5B9);
