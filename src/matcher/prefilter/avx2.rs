@@ -7,7 +7,7 @@
 //! shuffles per group of 8 buckets, and the 24 buckets it could afford flagged one position in 8
 //! of real source with the 840-keyword pack (every combination of the bytes of ~30 anchors a
 //! bucket holds passes): slower than the DFA. Here each position is looked up whole instead:
-//! - the first 3 bytes of its window, case folded by setting bit 5, hash (one multiply) to an
+//! - the first 3 bytes of its window, case folded by clearing bit 5, hash (one `vpmaddwd`) to an
 //!   entry of a 32,768-entry table of 32-bit words (128 KiB), gathered 8 at a time;
 //! - bit `31 - (b & 15)` of that word, for the 4th byte `b`, and bit `15 - (c & 15)`, for the
 //!   5th byte `c`, say whether some anchor has that 3-byte prefix and a 4th byte and a following
@@ -88,18 +88,35 @@ impl<'a> Anchor<'a> {
     }
 }
 
-/// Bit 5 set: how the kernel folds case (and aliases a few non-letters, which the exact check
-/// sorts out).
+/// Bit 5 cleared: how the kernel folds case (and aliases a few non-letters, which the exact
+/// check sorts out). Clearing it lets one AND with [`PREFIX`] both fold a window's first 3 bytes
+/// and drop its 4th.
+const FOLD: u8 = !0x20;
+/// A window's hashed prefix: its first 3 bytes, folded.
+const PREFIX: u32 = u32::from_le_bytes([FOLD, FOLD, FOLD, 0]);
+
 fn fold(b: u8) -> u8 {
-    b | 0x20
+    b & FOLD
 }
 
+/// Where the index starts in [`index`]'s sum: its middle bits are the ones all three bytes reach
+/// (the top ones hardly depend on the first byte: 52 flags per KiB instead of 1.6).
+const MID: u32 = 8;
+
+/// `vpmaddwd` of the folded prefix with `hash`: each 16-bit half times the same half of `hash`,
+/// signed, summed; then [`TABLE_BITS`] bits from [`MID`]. One instruction where a 32-bit multiply
+/// (`vpmulld`) is two on Intel.
 fn index(prefix: [u8; 3], hash: u32) -> usize {
-    let w = u32::from_le_bytes([fold(prefix[0]), fold(prefix[1]), fold(prefix[2]), 0]);
-    (w.wrapping_mul(hash) >> (32 - TABLE_BITS)) as usize
+    let (lo, hi) = (
+        i16::from_le_bytes([fold(prefix[0]), fold(prefix[1])]),
+        i16::from_le_bytes([fold(prefix[2]), 0]),
+    );
+    let sum = i32::from(lo) * i32::from(hash as u16 as i16)
+        + i32::from(hi) * i32::from((hash >> 16) as u16 as i16);
+    ((sum as u32 >> MID) & ((1 << TABLE_BITS) - 1)) as usize
 }
 
-/// The multipliers tried, the golden-ratio one first (odd, with well-mixed high bits).
+/// The multipliers tried: each word's 16-bit halves multiply the prefix's halves ([`index`]).
 const HASHES: [u32; 16] = [
     0x9E37_79B1,
     0x85EB_CA77,
@@ -185,6 +202,10 @@ impl Avx2Tables {
 pub const STEP: usize = 32;
 /// Bytes a step reads past its own 32: the rest of the windows starting at its last positions.
 pub const AHEAD: usize = 4;
+/// Steps run between two reports of what they flagged: reporting calls the exact check, and a
+/// call inside the loop made the compiler keep the loop's constants on the stack (8 more loads
+/// per step, on the load ports the gathers need).
+const BLOCK: usize = 64;
 
 /// Flags, in order, each position of `hay` where an anchor could start: `flag(position)`.
 ///
@@ -204,46 +225,72 @@ pub unsafe fn scan_avx2(t: &Avx2Tables, hay: &[u8], mut flag: impl FnMut(usize))
 unsafe fn run(t: &Avx2Tables, buf: &[u8], steps: super::Steps, flag: &mut impl FnMut(usize)) {
     let p = buf.as_ptr();
     let base = t.table.as_ptr().cast::<i32>();
-    let bit5 = _mm256_set1_epi8(0x20);
-    let prefix = _mm256_set1_epi32(0x00ff_ffff);
+    // One AND both folds case and drops the 4th byte from the hashed prefix.
+    let prefix = _mm256_set1_epi32(PREFIX as i32);
     let hash = _mm256_set1_epi32(t.hash as i32);
+    let entries = _mm256_set1_epi32((1 << TABLE_BITS) - 1);
     let low4 = _mm256_set1_epi32(15);
     let upper = _mm256_set1_epi32(16);
-    for s in 0..steps.count {
-        let at = p.add(s * STEP);
-        // Window `r + 4k` is lane `k` of the load at `r`; its 4th byte is the top byte of that
-        // lane, its 5th the top byte of lane `k` of the load at `r + 1`: five loads cover 32
-        // windows, and each top byte's class serves two of them.
-        let raw: [__m256i; 5] = std::array::from_fn(|r| _mm256_loadu_si256(at.add(r).cast()));
-        let class: [__m256i; 5] =
-            std::array::from_fn(|r| _mm256_and_si256(_mm256_srli_epi32::<24>(raw[r]), low4));
-        // Bit `k` of `lanes[r]`: window `r + 4k` passes.
-        let lanes: [u32; 4] = std::array::from_fn(|r| {
-            let key = _mm256_and_si256(_mm256_or_si256(raw[r], bit5), prefix);
-            let idx =
-                _mm256_srli_epi32::<{ 32 - TABLE_BITS as i32 }>(_mm256_mullo_epi32(key, hash));
-            let word = _mm256_i32gather_epi32::<4>(base, idx);
-            let both = _mm256_and_si256(
-                _mm256_sllv_epi32(word, class[r]),
-                _mm256_sllv_epi32(word, _mm256_or_si256(class[r + 1], upper)),
-            );
-            _mm256_movemask_ps(_mm256_castsi256_ps(both)) as u32
-        });
-        let mut short = _mm256_setzero_si256();
-        for &(a, b) in &t.short {
-            let v0 = _mm256_or_si256(raw[0], bit5);
-            let mut m = _mm256_cmpeq_epi8(v0, _mm256_set1_epi8(a as i8));
-            if let Some(b) = b {
-                let v1 = _mm256_or_si256(raw[1], bit5);
-                m = _mm256_and_si256(m, _mm256_cmpeq_epi8(v1, _mm256_set1_epi8(b as i8)));
+    let fold8 = _mm256_set1_epi8(FOLD as i8);
+    let mut short = [[_mm256_setzero_si256(); 3]; MAX_SHORT];
+    for (v, &(a, b)) in short.iter_mut().zip(&t.short) {
+        let any_second = _mm256_set1_epi8(if b.is_none() { -1 } else { 0 });
+        *v = [
+            _mm256_set1_epi8(a as i8),
+            _mm256_set1_epi8(b.unwrap_or(0) as i8),
+            any_second,
+        ];
+    }
+    let short = &short[..t.short.len()];
+    // (step, the 4 gathers' lane bits a byte each, the short anchors' position bits)
+    let mut found = [(0u32, 0u32, 0u32); BLOCK];
+    let mut first = 0;
+    while first < steps.count {
+        let last = steps.count.min(first + BLOCK);
+        let mut n = 0;
+        for s in first..last {
+            let at = p.add(s * STEP);
+            // Window `r + 4k` is lane `k` of the load at `r`; its 4th byte is the top byte of that
+            // lane, its 5th the top byte of lane `k` of the load at `r + 1`: five loads cover 32
+            // windows, and each top byte's class serves two of them.
+            let raw: [__m256i; 5] = std::array::from_fn(|r| _mm256_loadu_si256(at.add(r).cast()));
+            let class: [__m256i; 5] =
+                std::array::from_fn(|r| _mm256_and_si256(_mm256_srli_epi32::<24>(raw[r]), low4));
+            // Byte `k` of `lanes`, bit `j`: window `r + 4j` passes.
+            let lanes = (0..4).fold(0u32, |lanes, r| {
+                let key = _mm256_and_si256(raw[r], prefix);
+                let idx = _mm256_and_si256(
+                    _mm256_srli_epi32::<{ MID as i32 }>(_mm256_madd_epi16(key, hash)),
+                    entries,
+                );
+                let word = _mm256_i32gather_epi32::<4>(base, idx);
+                let both = _mm256_and_si256(
+                    _mm256_sllv_epi32(word, class[r]),
+                    _mm256_sllv_epi32(word, _mm256_or_si256(class[r + 1], upper)),
+                );
+                lanes | (_mm256_movemask_ps(_mm256_castsi256_ps(both)) as u32) << (8 * r)
+            });
+            let mut hits = _mm256_setzero_si256();
+            if !short.is_empty() {
+                let v0 = _mm256_and_si256(raw[0], fold8);
+                let v1 = _mm256_and_si256(raw[1], fold8);
+                for [a, b, any_second] in short {
+                    let second = _mm256_or_si256(_mm256_cmpeq_epi8(v1, *b), *any_second);
+                    hits =
+                        _mm256_or_si256(hits, _mm256_and_si256(_mm256_cmpeq_epi8(v0, *a), second));
+                }
             }
-            short = _mm256_or_si256(short, m);
+            let hits = _mm256_movemask_epi8(hits) as u32;
+            found[n] = (s as u32, lanes, hits);
+            n += usize::from(lanes | hits != 0);
         }
-        let short = _mm256_movemask_epi8(short) as u32;
-        if (lanes[0] | lanes[1] | lanes[2] | lanes[3] | short) != 0 {
-            let any = (0..4).fold(short, |any, r| any | SPREAD[lanes[r] as usize] << r);
-            super::report::<1>(u64::from(any), STEP, (steps, s), flag);
+        for &(s, lanes, hits) in &found[..n] {
+            let any = (0..4).fold(hits, |any, r| {
+                any | SPREAD[(lanes >> (8 * r)) as u8 as usize] << r
+            });
+            super::report::<1>(u64::from(any), STEP, (steps, s as usize), flag);
         }
+        first = last;
     }
 }
 
@@ -295,7 +342,7 @@ mod tests {
         ] {
             assert!(t.passes(w), "{w:?}");
         }
-        assert_eq!(t.short, vec![(b'q', Some(b'~'))]);
+        assert_eq!(t.short, vec![(fold(b'q'), Some(fold(b'~')))]);
         let many: Vec<Vec<u8>> = (0..=MAX_SHORT as u8).map(|i| vec![b'a' + i]).collect();
         let many: Vec<Anchor> = many.iter().map(|a| anchor(a, any)).collect();
         assert!(Avx2Tables::new(&many).is_none());
