@@ -232,15 +232,7 @@ unsafe fn run(t: &Avx2Tables, buf: &[u8], steps: super::Steps, flag: &mut impl F
     let low4 = _mm256_set1_epi32(15);
     let upper = _mm256_set1_epi32(16);
     let fold8 = _mm256_set1_epi8(FOLD as i8);
-    let mut short = [[_mm256_setzero_si256(); 3]; MAX_SHORT];
-    for (v, &(a, b)) in short.iter_mut().zip(&t.short) {
-        let any_second = _mm256_set1_epi8(if b.is_none() { -1 } else { 0 });
-        *v = [
-            _mm256_set1_epi8(a as i8),
-            _mm256_set1_epi8(b.unwrap_or(0) as i8),
-            any_second,
-        ];
-    }
+    let short = short_vectors(&t.short);
     let short = &short[..t.short.len()];
     // (step, the 4 gathers' lane bits a byte each, the short anchors' position bits)
     let mut found = [(0u32, 0u32, 0u32); BLOCK];
@@ -284,13 +276,35 @@ unsafe fn run(t: &Avx2Tables, buf: &[u8], steps: super::Steps, flag: &mut impl F
             found[n] = (s as u32, lanes, hits);
             n += usize::from(lanes | hits != 0);
         }
-        for &(s, lanes, hits) in &found[..n] {
-            let any = (0..4).fold(hits, |any, r| {
-                any | SPREAD[(lanes >> (8 * r)) as u8 as usize] << r
-            });
-            super::report::<1>(u64::from(any), STEP, (steps, s as usize), flag);
-        }
+        report(&found[..n], steps, flag);
         first = last;
+    }
+}
+
+/// Per anchor of 1 or 2 bytes: its first byte, its second, and all ones for a 1-byte anchor
+/// (whose second byte is anything), each in every byte of a vector.
+#[target_feature(enable = "avx2")]
+fn short_vectors(short: &[(u8, Option<u8>)]) -> [[__m256i; 3]; MAX_SHORT] {
+    let mut v = [[_mm256_setzero_si256(); 3]; MAX_SHORT];
+    for (v, &(a, b)) in v.iter_mut().zip(short) {
+        let any_second = _mm256_set1_epi8(if b.is_none() { -1 } else { 0 });
+        *v = [
+            _mm256_set1_epi8(a as i8),
+            _mm256_set1_epi8(b.unwrap_or(0) as i8),
+            any_second,
+        ];
+    }
+    v
+}
+
+/// Flags the positions of the steps a block noted, in order: each step's 4 gathers' lane bits
+/// are spread to the positions of their windows.
+fn report(found: &[(u32, u32, u32)], steps: super::Steps, flag: &mut impl FnMut(usize)) {
+    for &(s, lanes, hits) in found {
+        let any = (0..4).fold(hits, |any, r| {
+            any | SPREAD[(lanes >> (8 * r)) as u8 as usize] << r
+        });
+        super::report::<1>(u64::from(any), STEP, (steps, s as usize), flag);
     }
 }
 
