@@ -295,25 +295,27 @@ fn score(
     planted: &BTreeMap<String, (String, Option<String>)>,
     findings: &[serde_json::Value],
 ) -> BTreeMap<String, Score> {
-    let mut hits: BTreeSet<(String, String, String)> = BTreeSet::new();
+    // (file, rule) -> hashes reported there: a lookup per planted file, not a pass over all hits.
+    let mut hits: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
     for f in findings {
         let path = Path::new(f["path"].as_str().unwrap());
         let rel = path.strip_prefix(root).unwrap_or(path);
         let rel = rel.strip_prefix(".").unwrap_or(rel);
-        hits.insert((
+        let key = (
             rel.to_string_lossy().into_owned(),
             f["rule"].as_str().unwrap().to_string(),
-            f["secret_sha256"].as_str().unwrap().to_string(),
-        ));
+        );
+        let hash = f["secret_sha256"].as_str().unwrap().to_string();
+        hits.entry(key).or_default().insert(hash);
     }
     let mut scores: BTreeMap<String, Score> = BTreeMap::new();
     for (rel, (id, secret)) in planted {
         let s = scores.entry(id.clone()).or_default();
-        let by_rule = |h: &&(String, String, String)| h.0 == *rel && h.1 == *id;
+        let reported = hits.get(&(rel.clone(), id.clone()));
         match secret {
             Some(secret) => {
                 s.planted += 1;
-                if hits.iter().filter(by_rule).any(|h| h.2 == sha(secret)) {
+                if reported.is_some_and(|hashes| hashes.contains(&sha(secret))) {
                     s.found += 1;
                 } else {
                     s.missed.push(rel.clone());
@@ -321,7 +323,7 @@ fn score(
             }
             None => {
                 s.decoys += 1;
-                if hits.iter().any(|h| by_rule(&h)) {
+                if reported.is_some() {
                     s.false_positives.push(rel.clone());
                 }
             }
