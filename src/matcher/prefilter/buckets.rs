@@ -72,6 +72,10 @@ struct Model {
     floor: f32,
     /// Each listed 4-gram and its probability.
     listed: Vec<([u8; 4], f32)>,
+    /// The 5-gram list: bytes → probability.
+    fives: std::collections::HashMap<[u8; 5], f32>,
+    /// Probability of the least frequent listed 5-gram.
+    floor5: f32,
 }
 
 fn model() -> &'static Model {
@@ -98,6 +102,11 @@ fn model() -> &'static Model {
             grams: Vec::new(),
             floor: p(FOURGRAMS[FOURGRAMS.len() - 1]),
             listed: Vec::new(),
+            fives: FIVEGRAMS
+                .chunks_exact(6)
+                .map(|g| ([g[0], g[1], g[2], g[3], g[4]], p(g[5])))
+                .collect(),
+            floor5: p(FIVEGRAMS[FIVEGRAMS.len() - 1]),
         };
         for (i, g) in FOURGRAMS.chunks_exact(5).enumerate() {
             let bytes = [g[0], g[1], g[2], g[3]];
@@ -130,6 +139,24 @@ fn bits(set: Set) -> impl Iterator<Item = usize> {
 /// The most frequent 4-grams of code and their -log2 probability ×8; anything rarer is below the
 /// last one's.
 static FOURGRAMS: &[u8; 4096 * 5] = include_bytes!("code-4grams.bin");
+
+/// The most frequent 5-grams of code, in the same form: what the AVX2 kernel tests is an anchor
+/// and the byte after it, and the 4-gram list cannot tell `ranc`+`h` (rancher's first window, in
+/// every "branch": 783,312 times in the 1 GiB benchmark tree) from `nche`+`r` (257 times).
+static FIVEGRAMS: &[u8; FIVES * 6] = include_bytes!("code-5grams.bin");
+const FIVES: usize = 16384;
+
+/// How often `window` (an anchor and the byte after it) occurs in code, given the estimate
+/// from the anchor's rate and the bigram model: the 5-gram list's rate if it is listed, else
+/// the estimate, which cannot exceed the list's least frequent entry.
+fn window_rate(window: &[u8], estimate: f32) -> f32 {
+    let m = model();
+    let folded: Option<[u8; 5]> = window.try_into().ok().map(|w: [u8; 5]| w.map(fold));
+    match folded.and_then(|w| m.fives.get(&w)) {
+        Some(&listed) => listed,
+        None => estimate.min(m.floor5),
+    }
+}
 
 /// How often `anchor` occurs in code: the 4-gram list's count if it is there (a bigram model
 /// cannot tell common words such as `ault` in default or `_key` from rare strings), else the
@@ -416,13 +443,14 @@ fn choose_anchor(k: &[u8], lookahead: Lookahead) -> (usize, Vec<u8>) {
     let m = model();
     let mut best = (f32::INFINITY, 0);
     for o in 0..=k.len() - ANCHOR {
-        let next = match (lookahead, k.get(o + ANCHOR)) {
-            (Lookahead::NextByte, Some(&b)) => {
-                m.next[usize::from(k[o + ANCHOR - 1])][usize::from(b)]
-            }
-            _ => 1.0,
+        let rate = anchor_rate(&k[o..o + ANCHOR]);
+        let p = match (lookahead, k.get(o + ANCHOR)) {
+            (Lookahead::NextByte, Some(&b)) => window_rate(
+                &k[o..=o + ANCHOR],
+                rate * m.next[usize::from(k[o + ANCHOR - 1])][usize::from(b)],
+            ),
+            _ => rate,
         };
-        let p = anchor_rate(&k[o..o + ANCHOR]) * next;
         if p < best.0 {
             best = (p, o);
         }
@@ -519,6 +547,14 @@ mod tests {
         // A bigram model alone rates `ault` rare; the 4-gram list knows "default".
         let (o, a) = choose_anchor(b"vault_token", Lookahead::No);
         assert_ne!(a, b"ault", "{o}");
+    }
+
+    #[test]
+    fn the_byte_after_an_anchor_counts_when_the_kernel_tests_it() {
+        // `ranc`+`h` is in every "branch"; rancher's rare window is `nche`+`r`. Without the
+        // byte after it, the chooser is free to take `ranc`.
+        let (o, a) = choose_anchor(b"rancher", Lookahead::NextByte);
+        assert_eq!((o, a.as_slice()), (2, &b"nche"[..]));
     }
 
     #[test]
