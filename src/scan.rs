@@ -95,8 +95,27 @@ impl Unit {
 pub struct Scratch {
     matcher: matcher::Scratch,
     matches: Vec<Match>,
-    /// Read buffer for files and chunks.
-    pub buf: Vec<u8>,
+    /// Read buffers for files and chunks, one per level being read (a file, then a member of
+    /// the archive it is), kept for the next stream up to [`KEPT_BUFFERS`]. A member read into
+    /// a fresh buffer each time cost a growth to its size, zeroed and page-faulted: 5% of
+    /// the CPU of a scan of git's release trees, which hold a small zip that decompresses to
+    /// 1.4 MiB.
+    bufs: Vec<Vec<u8>>,
+}
+
+/// Read buffers a thread keeps: the top level and one level of archive members.
+const KEPT_BUFFERS: usize = 2;
+
+impl Scratch {
+    fn take_buf(&mut self) -> Vec<u8> {
+        self.bufs.pop().unwrap_or_default()
+    }
+
+    fn keep_buf(&mut self, buf: Vec<u8>) {
+        if self.bufs.len() < KEPT_BUFFERS {
+            self.bufs.push(buf);
+        }
+    }
 }
 
 pub struct Scanner {
@@ -192,11 +211,11 @@ impl Scanner {
         scratch: &mut Scratch,
         emit: &mut dyn FnMut(Finding),
     ) -> io::Result<Scanned> {
-        let mut buf = std::mem::take(&mut scratch.buf);
+        let mut buf = scratch.take_buf();
         let mut reader = file;
         let result =
             self.scan_reader_with(&mut reader, Some(file), origin, scratch, &mut buf, emit);
-        scratch.buf = buf;
+        scratch.keep_buf(buf);
         result
     }
 
@@ -226,9 +245,9 @@ impl Scanner {
         scratch: &mut Scratch,
         emit: &mut dyn FnMut(Finding),
     ) -> io::Result<Scanned> {
-        let mut buf = std::mem::take(&mut scratch.buf);
+        let mut buf = scratch.take_buf();
         let result = self.scan_reader_with(reader, None, origin, scratch, &mut buf, emit);
-        scratch.buf = buf;
+        scratch.keep_buf(buf);
         result
     }
 
