@@ -16,6 +16,7 @@ use std::ops::Range;
 use std::sync::OnceLock;
 
 use self::prefilter::{Prefilter, PrefilterScratch};
+use self::required::Required;
 use crate::rules::{Rule, RuleSet};
 
 /// How far a window may be widened to reach a line boundary. Keeps a minified one-line file
@@ -44,9 +45,11 @@ pub struct Matcher {
     /// Keyword pattern index → whether it is one of the extra trigger words (see
     /// [`Matcher::with_triggers`]).
     keyword_triggers: Vec<bool>,
-    /// Rule index → a byte every match of its regex holds ([`required`]), worked out on the
-    /// rule's first window (as its regex is compiled on first use).
-    required: Vec<OnceLock<Option<u8>>>,
+    /// Keyword pattern index → the keyword, lowercased.
+    lowered: Vec<Vec<u8>>,
+    /// Rule index → what every match of its regex needs ([`required`]), worked out on the
+    /// rule's first hit (as its regex is compiled on first use).
+    required: Vec<OnceLock<Required>>,
     rule_count: usize,
 }
 
@@ -116,6 +119,7 @@ impl Matcher {
         }
         Matcher {
             keywords: Prefilter::new(&keywords),
+            lowered: keywords,
             keyword_rules,
             keyword_triggers,
             required: (0..rules.len()).map(|_| OnceLock::new()).collect(),
@@ -151,7 +155,15 @@ impl Matcher {
             if self.keyword_triggers[hit.keyword] {
                 triggers.push(hit.start..hit.end);
             }
+            let boundary = required::maybe_boundary(hay, hit.start);
             for &r in &self.keyword_rules[hit.keyword] {
+                if !boundary
+                    && self
+                        .required(rules, r)
+                        .boundary_before(&self.lowered[hit.keyword])
+                {
+                    continue;
+                }
                 let w = rules.get(r).window;
                 let lo = hit.start.saturating_sub(w);
                 let hi = (hit.end + w).min(hay.len());
@@ -176,8 +188,7 @@ impl Matcher {
         for (r, window) in scratch.windows.drain(..) {
             let rule = rules.get(r);
             let window = widen_to_lines(hay, window);
-            let required =
-                self.required[r].get_or_init(|| required::required_byte(&rule.spec.regex));
+            let required = self.required(rules, r).byte;
             if required.is_some_and(|b| memchr::memchr(b, &hay[window.clone()]).is_none()) {
                 continue;
             }
@@ -191,6 +202,10 @@ impl Matcher {
         tail.dedup_by(|b, a| a.rule == b.rule && a.secret == b.secret);
         drop_superseded(rules, &mut tail);
         out.extend(tail);
+    }
+
+    fn required(&self, rules: &RuleSet, r: usize) -> &Required {
+        self.required[r].get_or_init(|| Required::of(&rules.get(r).spec.regex))
     }
 }
 
