@@ -49,7 +49,7 @@ fn check_specs(specs: &[(String, RuleSpec)], failures: &mut Vec<String>) {
         match compile_rule(origin.clone(), spec.clone(), &ids) {
             Err(e) => failures.push(e.to_string()),
             Ok(rule) => match rule.compile_now() {
-                Err(e) => failures.push(format!("{}: regex: {e}", spec.id)),
+                Err(e) => failures.push(format!("{}: {e}", spec.id)),
                 Ok(()) => lint(spec, failures),
             },
         }

@@ -41,8 +41,8 @@ pub fn accept(rule: &Rule, secret: &[u8], whole: &[u8]) -> bool {
             return false;
         }
     }
-    if rule.allow_regexes.iter().any(|r| r.is_match(secret))
-        || rule.allow_match_regexes.iter().any(|r| r.is_match(whole))
+    if rule.allow_regexes().iter().any(|r| r.is_match(secret))
+        || rule.allow_match_regexes().iter().any(|r| r.is_match(whole))
     {
         return false;
     }
