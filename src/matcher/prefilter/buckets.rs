@@ -73,8 +73,11 @@ struct Model {
     floor: f32,
     /// Each listed 4-gram and its probability.
     listed: Vec<([u8; 4], f32)>,
-    /// The 5-gram list: bytes → probability.
+    /// The 5-gram list by what the AVX2 kernel tests of a window: an anchor and the class
+    /// ([`class`]) of the byte after it → the summed probability of the listed ones.
     fives: HashMap<[u8; 5], f32>,
+    /// Per byte, the bigram model's probability of each class of the byte after it.
+    next_class: Vec<[f32; 16]>,
     /// Probability of the least frequent listed 5-gram.
     floor5: f32,
 }
@@ -103,12 +106,25 @@ fn model() -> &'static Model {
             grams: Vec::new(),
             floor: p(FOURGRAMS[FOURGRAMS.len() - 1]),
             listed: Vec::new(),
-            fives: FIVEGRAMS
-                .chunks_exact(6)
-                .map(|g| ([g[0], g[1], g[2], g[3], g[4]], p(g[5])))
-                .collect(),
+            fives: HashMap::new(),
+            next_class: Vec::new(),
             floor5: p(FIVEGRAMS[FIVEGRAMS.len() - 1]),
         };
+        for g in FIVEGRAMS.chunks_exact(6) {
+            *model
+                .fives
+                .entry([g[0], g[1], g[2], g[3], class(g[4])])
+                .or_default() += p(g[5]);
+        }
+        model.next_class = (model.next.iter())
+            .map(|row| {
+                let mut by = [0f32; 16];
+                for (b, &q) in row.iter().enumerate() {
+                    by[usize::from(class(b as u8))] += q;
+                }
+                by
+            })
+            .collect();
         for (i, g) in FOURGRAMS.chunks_exact(5).enumerate() {
             let bytes = [g[0], g[1], g[2], g[3]];
             let markov = markov_rate(&model, &bytes.map(|b| 1u128 << b));
@@ -147,16 +163,24 @@ static FOURGRAMS: &[u8; 4096 * 5] = include_bytes!("code-4grams.bin");
 static FIVEGRAMS: &[u8; FIVES * 6] = include_bytes!("code-5grams.bin");
 const FIVES: usize = 16384;
 
-/// How often `window` (an anchor and the byte after it) occurs in code, given the estimate
-/// from the anchor's rate and the bigram model: the 5-gram list's rate if it is listed, else
-/// the estimate, which cannot exceed the list's least frequent entry.
-fn window_rate(window: &[u8], estimate: f32) -> f32 {
+/// The class of the byte after an anchor that the AVX2 kernel tests: its low 4 bits (`rabbitmq`'s
+/// `bitm`+`q` passes every "bitmap").
+fn class(b: u8) -> u8 {
+    b & 15
+}
+
+/// How often an anchor (`rate`) is followed in code by a byte of the class of `next`, as the
+/// AVX2 kernel tests it: the listed 5-grams of that class, and the bigram model's estimate for
+/// the rest, which cannot exceed the list's least frequent entry.
+fn window_rate(anchor: &[u8], next: u8, rate: f32) -> f32 {
     let m = model();
-    let folded: Option<[u8; 5]> = window.try_into().ok().map(|w: [u8; 5]| w.map(fold));
-    match folded.and_then(|w| m.fives.get(&w)) {
-        Some(&listed) => listed,
-        None => estimate.min(m.floor5),
-    }
+    let last = usize::from(fold(anchor[anchor.len() - 1]) & 0x7f);
+    let estimate = (rate * m.next_class[last][usize::from(class(next))]).min(m.floor5);
+    let key: Option<[u8; 5]> = <[u8; 4]>::try_from(anchor).ok().map(|a| {
+        let a = a.map(fold);
+        [a[0], a[1], a[2], a[3], class(fold(next))]
+    });
+    estimate + key.and_then(|k| m.fives.get(&k)).copied().unwrap_or(0.0)
 }
 
 /// How often `anchor` occurs in code: the 4-gram list's count if it is there (a bigram model
@@ -447,15 +471,11 @@ fn choose_anchor(k: &[u8], lookahead: Lookahead) -> (usize, Vec<u8>) {
     if k.len() <= ANCHOR {
         return (0, k.to_vec());
     }
-    let m = model();
     let mut best = (f32::INFINITY, 0);
     for o in 0..=k.len() - ANCHOR {
         let rate = anchor_rate(&k[o..o + ANCHOR]);
         let p = match (lookahead, k.get(o + ANCHOR)) {
-            (Lookahead::NextByte, Some(&b)) => window_rate(
-                &k[o..=o + ANCHOR],
-                rate * m.next[usize::from(k[o + ANCHOR - 1])][usize::from(b)],
-            ),
+            (Lookahead::NextByte, Some(&b)) => window_rate(&k[o..o + ANCHOR], b, rate),
             _ => rate,
         };
         if p < best.0 {
@@ -562,6 +582,11 @@ mod tests {
         // byte after it, the chooser is free to take `ranc`.
         let (o, a) = choose_anchor(b"rancher", Lookahead::NextByte);
         assert_eq!((o, a.as_slice()), (2, &b"nche"[..]));
+        // The kernel tests that byte's class (its low 4 bits): `bitm`+`q` of rabbitmq passes
+        // every "bitmap" (`a` is `q`'s class), 7% of all flags on git's sources when chosen.
+        let (o, a) = choose_anchor(b"rabbitmq_default_pass", Lookahead::NextByte);
+        assert_ne!(a, b"bitm", "{o}");
+        assert_eq!(class(b'q'), class(b'a'));
     }
 
     #[test]
