@@ -592,11 +592,14 @@ mod tests {
         parse_file("t", &text).unwrap().remove(0)
     }
 
+    /// The message loading `specs` fails with.
+    fn load_error(specs: Vec<(String, RuleSpec)>) -> String {
+        RuleSet::compile(specs).unwrap_err().to_string()
+    }
+
     #[test]
     fn huge_counted_repetitions_are_refused_at_load() {
-        let err = RuleSet::compile(vec![spec("a", r"k_[a-z]{1,65535}[0-9]{1,65535}")])
-            .unwrap_err()
-            .to_string();
+        let err = load_error(vec![spec("a", r"k_[a-z]{1,65535}[0-9]{1,65535}")]);
         assert!(
             err.contains("counted repetition {1,65535} is over 4096"),
             "{err}"
@@ -628,9 +631,7 @@ mod tests {
             });
             (origin.to_string(), s)
         };
-        let err = RuleSet::compile(vec![with_allowlist("user.toml", "(unclosed")])
-            .unwrap_err()
-            .to_string();
+        let err = load_error(vec![with_allowlist("user.toml", "(unclosed")]);
         assert!(
             err.starts_with("rule a (user.toml): allowlist regex: regex parse error"),
             "{err}"
