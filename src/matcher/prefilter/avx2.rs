@@ -36,6 +36,7 @@
 
 use std::arch::x86_64::*;
 
+use super::buckets::class;
 use super::exact::KeywordRef;
 
 /// Bits of the table index. On 256 MiB of git's sources 14 bits flagged 2.0 positions per KiB
@@ -50,7 +51,7 @@ const FOURTH_ANY: u32 = 0xffff_0000;
 
 /// The bit of a table word for a class of the 4th byte.
 fn fourth_bit(b: u8) -> u32 {
-    1 << (31 - (b & 15))
+    1 << (31 - class(b))
 }
 
 /// The bits of a table word for the classes of the 5th byte (bit `c` of `classes` for class `c`).
@@ -83,7 +84,7 @@ impl<'a> Anchor<'a> {
             .map(|(bytes, refs)| {
                 let next = refs.iter().fold(0u16, |set, &(k, offset)| {
                     let after = lowered[k as usize].get(offset as usize + bytes.len());
-                    set | after.map_or(u16::MAX, |&b| 1 << (b & 15))
+                    set | after.map_or(u16::MAX, |&b| 1 << class(b))
                 });
                 Anchor { bytes, next }
             })
@@ -198,7 +199,7 @@ impl Avx2Tables {
     #[cfg(test)]
     fn passes(&self, w: &[u8]) -> bool {
         let word = self.table[index([w[0], w[1], w[2]], self.hash)];
-        word & fourth_bit(w[3]) != 0 && word & next_bits(1 << (w[4] & 15)) != 0
+        word & fourth_bit(w[3]) != 0 && word & next_bits(1 << class(w[4])) != 0
     }
 }
 
@@ -366,7 +367,7 @@ mod tests {
         let any = u16::MAX;
         let anchors = [
             anchor(b"ghp_", any),
-            anchor(b"ranc", 1 << (b'h' & 15)),
+            anchor(b"ranc", 1 << class(b'h')),
             anchor(b"cs_", any),
             anchor(b"q~", any),
         ];
@@ -385,7 +386,7 @@ mod tests {
     #[test]
     fn the_byte_after_an_anchor_rules_out_common_words() {
         // Only a 5th byte in a class the keyword allows there passes (`h` for rancher's `ranc`).
-        let t = Avx2Tables::new(&[anchor(b"ranc", 1 << (b'h' & 15))]).unwrap();
+        let t = Avx2Tables::new(&[anchor(b"ranc", 1 << class(b'h'))]).unwrap();
         assert!(t.passes(b"ranch"));
         assert!(!t.passes(b"rance"), "rance: 5th byte e");
         assert!(!t.passes(b"ranco"), "ranco: 5th byte o");
