@@ -3,12 +3,14 @@
 //!     cargo bench --bench prefilter [-- DIR [MIB]]
 //!
 //! Reads up to MIB (default 256) MiB of text files under DIR (default: the local cargo registry
-//! sources), then runs every backend this CPU supports over it with the built-in pack's keywords,
+//! sources), then runs every backend this CPU supports over it with the built-in pack's keywords
+//! (and what may follow each, as the matcher builds them),
 //! single-threaded, best of 5, and checks that all backends report the same hits.
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use keysweep::matcher::prefilter::{Backend, Prefilter, PrefilterScratch};
+use keysweep::matcher::Matcher;
 use keysweep::rules::RuleSet;
 
 fn collect(dir: &Path, limit: usize, out: &mut Vec<Vec<u8>>, total: &mut usize) {
@@ -45,7 +47,9 @@ fn main() {
     collect(&dir, mib << 20, &mut files, &mut total);
     assert!(total > 0, "no text under {}", dir.display());
 
-    let keywords = RuleSet::builtin().expect("built-in rules").keywords();
+    let rules = RuleSet::builtin().expect("built-in rules");
+    let matcher = Matcher::new(&rules);
+    let (keywords, follow) = matcher.prefilter_keywords();
     println!(
         "{} files, {:.1} MiB from {}; {} keywords",
         files.len(),
@@ -57,7 +61,7 @@ fn main() {
     let mut reference: Option<u64> = None;
     for backend in Backend::ALL {
         let start = Instant::now();
-        let Some(p) = Prefilter::with_backend(&keywords, backend) else {
+        let Some(p) = Prefilter::with_backend(keywords, follow, backend) else {
             println!("{:>7}: not supported here", backend.name());
             continue;
         };

@@ -15,7 +15,7 @@ mod required;
 use std::ops::Range;
 use std::sync::OnceLock;
 
-use self::prefilter::{Prefilter, PrefilterScratch};
+use self::prefilter::{Follow, Prefilter, PrefilterScratch};
 use self::required::Required;
 use crate::rules::{Rule, RuleSet};
 
@@ -117,14 +117,28 @@ impl Matcher {
                 None => keyword_triggers[p] = true,
             }
         }
+        let required: Vec<OnceLock<Required>> = (0..rules.len()).map(|_| OnceLock::new()).collect();
+        let follow: Vec<Option<Follow>> = (0..keywords.len())
+            .map(|k| {
+                let trigger = keyword_triggers[k];
+                (!trigger).then(|| follow(rules, &required, &keywords[k], &keyword_rules[k]))?
+            })
+            .collect();
         Matcher {
-            keywords: Prefilter::new(&keywords),
+            keywords: Prefilter::following(&keywords, &follow),
             lowered: keywords,
             keyword_rules,
             keyword_triggers,
-            required: (0..rules.len()).map(|_| OnceLock::new()).collect(),
+            required,
             rule_count: rules.len(),
         }
+    }
+
+    /// The keywords the prefilter searches (lowercased) and what may follow each: for the
+    /// prefilter benchmark, which builds every backend from them.
+    #[doc(hidden)]
+    pub fn prefilter_keywords(&self) -> (&[Vec<u8>], &[Option<Follow>]) {
+        (&self.lowered, self.keywords.follow())
     }
 
     /// Appends to `out` every match of `rules` in `hay`, sorted by position. `rules` must be the
@@ -205,8 +219,33 @@ impl Matcher {
     }
 
     fn required(&self, rules: &RuleSet, r: usize) -> &Required {
-        self.required[r].get_or_init(|| Required::of(&rules.get(r).spec.regex))
+        required_of(&self.required, rules, r)
     }
+}
+
+/// What every match of rule `r` needs, worked out on first use.
+fn required_of<'a>(cells: &'a [OnceLock<Required>], rules: &RuleSet, r: usize) -> &'a Required {
+    cells[r].get_or_init(|| Required::of(&rules.get(r).spec.regex))
+}
+
+/// What may follow a hit of `keyword` in a match of any of the rules that use it (`uses`), for
+/// keywords shorter than the prefilter's 4-byte anchors: the AVX2 kernel looks those up with
+/// the byte after them. Longer ones are left alone: working it out parses the rule's regex,
+/// which start-up otherwise puts off until the rule's first hit.
+fn follow(
+    rules: &RuleSet,
+    required: &[OnceLock<Required>],
+    keyword: &[u8],
+    uses: &[usize],
+) -> Option<Follow> {
+    if keyword.len() >= 4 {
+        return None;
+    }
+    let mut uses = uses
+        .iter()
+        .map(|&r| required_of(required, rules, r).follow(keyword));
+    let first = uses.next()??;
+    uses.try_fold(first, |set, f| Some(set.union(f?)))
 }
 
 /// Widens a window to whole lines, so a regex never starts or ends inside a token at an

@@ -11,6 +11,8 @@
 use regex_syntax::hir::{Class, Hir, HirKind, Look};
 use regex_syntax::ParserBuilder;
 
+use super::prefilter::Follow;
+
 /// What every match of a rule's regex needs.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Required {
@@ -19,6 +21,8 @@ pub struct Required {
     /// The text (lowercased) every match starts with, right after a word boundary: empty when
     /// the pattern does not start with `\b` and a literal.
     bounded: Vec<u8>,
+    /// The bytes the first thing after `bounded` can start with, if known (see [`Follow`]).
+    next: Option<Bytes>,
 }
 
 impl Required {
@@ -33,10 +37,27 @@ impl Required {
         else {
             return Required::default();
         };
+        let (bounded, next) = bounded_prefix(&hir);
         Required {
             byte: rarest(required(&hir)),
-            bounded: bounded_prefix(&hir),
+            bounded,
+            next,
         }
+    }
+
+    /// The bytes that can follow a hit of `keyword` (lowercased) in a match, when every match
+    /// starts with it after a word boundary and what comes next is known: the literal's next
+    /// byte, or the first bytes of the class after it. Letters in both cases: the prefilter
+    /// folds case.
+    pub fn follow(&self, keyword: &[u8]) -> Option<Follow> {
+        if !self.boundary_before(keyword) {
+            return None;
+        }
+        let set = match self.bounded.get(keyword.len()) {
+            Some(&b) => with(NONE, b),
+            None => self.next?,
+        };
+        Some(Follow::of(set))
     }
 
     /// Whether a hit of `keyword` (lowercased) can be part of a match only where a word
@@ -56,16 +77,17 @@ pub fn maybe_boundary(hay: &[u8], at: usize) -> bool {
     }
 }
 
-/// The lowercased literal a match starts with right after `\b`, if the pattern starts so:
-/// groups are looked through, `(?i)` letters are classes of their two cases.
-fn bounded_prefix(hir: &Hir) -> Vec<u8> {
+/// The lowercased literal a match starts with right after `\b`, if the pattern starts so
+/// (groups are looked through, `(?i)` letters are classes of their two cases), and the bytes
+/// the part after it can start with, if that is a class or a repetition of one at least once.
+fn bounded_prefix(hir: &Hir) -> (Vec<u8>, Option<Bytes>) {
     let mut atoms = Vec::new();
     flatten(hir, &mut atoms);
     let Some((first, rest)) = atoms.split_first() else {
-        return Vec::new();
+        return (Vec::new(), None);
     };
     if !matches!(first.kind(), HirKind::Look(Look::WordAscii)) {
-        return Vec::new();
+        return (Vec::new(), None);
     }
     let mut prefix = Vec::new();
     for atom in rest {
@@ -73,12 +95,32 @@ fn bounded_prefix(hir: &Hir) -> Vec<u8> {
             HirKind::Literal(lit) => prefix.extend(lit.0.iter().map(u8::to_ascii_lowercase)),
             HirKind::Class(Class::Bytes(c)) => match one_letter(c.ranges()) {
                 Some(b) => prefix.push(b),
-                None => break,
+                None => return (prefix, Some(class_bytes(c.ranges()))),
             },
+            HirKind::Repetition(r) if r.min >= 1 => {
+                return (prefix, starts(&r.sub));
+            }
             _ => break,
         }
     }
-    prefix
+    (prefix, None)
+}
+
+/// The bytes a match of `hir` can start with, for a class or a literal (groups looked through).
+fn starts(hir: &Hir) -> Option<Bytes> {
+    match hir.kind() {
+        HirKind::Class(Class::Bytes(c)) => Some(class_bytes(c.ranges())),
+        HirKind::Literal(lit) => lit.0.first().map(|&b| with(NONE, b)),
+        HirKind::Capture(c) => starts(&c.sub),
+        _ => None,
+    }
+}
+
+fn class_bytes(ranges: &[regex_syntax::hir::ClassBytesRange]) -> Bytes {
+    ranges
+        .iter()
+        .flat_map(|r| r.start()..=r.end())
+        .fold(NONE, with)
 }
 
 /// A sequence's parts, with groups and nested sequences opened up.
@@ -215,6 +257,44 @@ mod tests {
             (r"(?P<a>x)(?P<a>y)", b"x"),
         ] {
             assert!(!Required::of(pattern).boundary_before(keyword), "{pattern}");
+        }
+    }
+
+    #[test]
+    fn what_may_follow_a_keyword_is_the_next_literal_byte_or_class() {
+        let follows = |pattern: &str, keyword: &[u8], bytes: &[u8]| {
+            let f = Required::of(pattern).follow(keyword).expect(pattern);
+            (0..=255u8)
+                .filter(|&b| f.contains(b))
+                .eq(bytes.iter().copied())
+        };
+        let alnum: Vec<u8> = (b'0'..=b'9')
+            .chain(b'A'..=b'Z')
+            .chain(b'a'..=b'z')
+            .collect();
+        let cratesio = r"\b(?P<secret>cio[A-Za-z0-9]{32})(?:[^A-Za-z0-9_+/=]|$)";
+        assert!(follows(cratesio, b"cio", &alnum));
+        let sendgrid = r"\b(?P<secret>SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43})";
+        assert!(follows(sendgrid, b"sg", b"."));
+        let mut token: Vec<u8> = alnum.iter().copied().chain(*b"-_").collect();
+        token.sort();
+        assert!(follows(sendgrid, b"sg.", &token));
+        // Letters in both cases: the prefilter folds case.
+        assert!(follows(r"\bxoxb-[0-9]+", b"xox", b"Bb"));
+        assert!(follows(r"(?i)\bhf_[a-z]{34}", b"hf_", &alnum[10..]));
+    }
+
+    #[test]
+    fn nothing_is_assumed_to_follow_where_a_match_may_end_or_branch_after_the_keyword() {
+        for pattern in [
+            r"\bcio[a-z]*",
+            r"\bcio(?:[a-z]+|_x)",
+            r"\bcio\b",
+            r"\bcio",
+            r"key=cio[a-z]+",
+            r"\b(?:cio|pio)[a-z]+",
+        ] {
+            assert_eq!(Required::of(pattern).follow(b"cio"), None, "{pattern}");
         }
     }
 

@@ -1,66 +1,93 @@
 //! The AVX2 prefilter kernel (x86-64-v3: every x86-64 CPU since 2013-2015, AMD EPYC runners
-//! included): a hashed filter on 3-byte prefixes with a signature of the next two bytes, looked
-//! up with `vpgatherdd`, 32 positions per step.
+//! included): a hashed filter on 3-byte windows with a signature of the bytes around them,
+//! looked up with `vpgatherdd`, one lookup per two positions.
 //!
 //! The bucket filter ([`super::buckets`]) asks, per position, whether each of 4 bytes is in its
 //! bucket's set. AVX2's `vpshufb` looks up 16 entries at a time, so a whole-byte lookup costs 4
 //! shuffles per group of 8 buckets, and the 24 buckets it could afford flagged one position in 8
 //! of real source with the 840-keyword pack (every combination of the bytes of ~30 anchors a
-//! bucket holds passes): slower than the DFA. Here each position is looked up whole instead:
-//! - the first 3 bytes of its window, case folded by clearing bit 5, hash (one `vpmaddwd`) to an
-//!   entry of a 32,768-entry table of 32-bit words (128 KiB), gathered 8 at a time;
-//! - bit `31 - (b & 15)` of that word, for the 4th byte `b`, and bit `15 - (c & 15)`, for the
-//!   5th byte `c`, say whether some anchor has that 3-byte prefix and a 4th byte and a following
-//!   keyword byte in those classes (3-byte anchors, and anchors that end their keyword, set every
-//!   bit of the half they leave open). Counted from the top, a bit is tested by shifting it to
-//!   bit 31 (`vpsllvd`), where `vmovmskps` collects the 8 lanes' results in one instruction.
+//! bucket holds passes): slower than the DFA. Here windows are looked up whole instead: the
+//! 3 bytes of a window, case folded by clearing bit 5, hash (one `vpmaddwd`) to an entry of a
+//! 65,536-entry table of 32-bit words (256 KiB), gathered 8 at a time.
 //!
-//! The filter decides the speed twice: through the SIMD pass and through the flags it hands to the
-//! exact check ([`super::exact`]), each of which costs a few dozen cycles. On 256 MiB of real
-//! source (git's releases) the earlier version (a 5-bit class of the 4th byte only, 8192
-//! entries) flagged 8.4 positions per KiB, mostly of two kinds:
-//! - common words colliding with an anchor's entry (`mmit` of "commit" alone was 18% of all
-//!   flags), so the table is larger and the hash multiplier is chosen at build time, among a few
-//!   fixed candidates, as the one that lets through the least of the code 4-gram list
-//!   ([`super::buckets::code_grams`]);
-//! - anchors that are common words (`hook`, `rail`, `witc` of twitch in "switch"): anchors are
-//!   now chosen together with the byte after them ([`super::buckets::Lookahead`]) and that byte
-//!   is tested, and rated by the 5-gram list ([`super::buckets`]): rancher's anchor is no longer
-//!   `ranc`, which is in every "branch".
+//! The gathers are the cost: with a window at every position (4 gathers per 32 bytes) the pass
+//! kept `keysweep dir` at 1.5–1.8× ripgrep's time on 1 GiB of real source, where 8 keywords in
+//! the same kernel ran at 1.3× and a build with half the gathers at 1.3×. So windows are
+//! looked up at odd positions only, and a word answers for two anchor starts, in four 8-bit
+//! fields, each a bit per class (3 bits) of one byte:
+//! - *S*, an anchor starting at the window: the class of its 4th byte, and of the byte after
+//!   it (of the keyword's next byte, or what may follow the keyword, [`super::Follow`]);
+//! - *P*, an anchor starting one byte before: the class of that byte, and of the byte after
+//!   the anchor (the window's 4th). Every 4-byte anchor is entered under its first 3 bytes (S)
+//!   and under its last 3 (P); a 3-byte one under its bytes (S, the "4th byte" being one that
+//!   may follow it), and under its last 2 bytes and each byte that may follow it (P: crates.io's
+//!   `cio` only before a letter or digit, 36 entries; a keyword its rules say nothing after,
+//!   128). That is why the prefilter takes [`super::Follow`] sets: they are what let a 3-byte
+//!   keyword be looked up from the position after it.
 //!
-//! Now 0.85 positions per KiB of real source are flagged (`cargo bench --bench prefilter`).
+//! A bit is tested by shifting it to bit 31 (`vpsllvd`), where `vmovmskps` collects 8 lanes'
+//! results in one instruction. The table holds about twice the entries of one lookup per
+//! position and tests 3-bit classes where that tested 4, so more positions go to the exact check
+//! ([`super::exact`]): on git's C sources 2.0 per KiB (0.8 before; with 32,768 entries 5.2),
+//! cheaper than the two gathers saved (README, Performance).
 //!
 //! Anchors of 1 or 2 bytes are compared directly, one `vpcmpeqb` per byte: ~8 instructions per
 //! step for one anchor. The built-in pack has none: Azure's `Q~` is keyed with the digit before
-//! it (`0Q~` … `9Q~`), 10 table entries instead (`cargo bench --bench prefilter`: +3–10%).
+//! it (`0Q~` … `9Q~`), 10 keywords instead.
+//!
+//! The hash multiplier is chosen at build time, among a few fixed candidates, as the one that
+//! lets through the least of the code 4-gram list ([`super::buckets::code_grams`]): common words
+//! colliding with an anchor's entry (`mmit` of "commit") were once a fifth of all flags.
 
 use std::arch::x86_64::*;
 
-use super::buckets::class;
 use super::exact::KeywordRef;
+use super::Follow;
 
-/// Bits of the table index. On 256 MiB of git's sources 14 bits flagged 2.0 positions per KiB
-/// and 15 bits 1.6, with the gathers no slower within the noise of the benchmark.
-const TABLE_BITS: u32 = 15;
+/// Bits of the table index: 256 KiB, half of an AMD Zen 3 core's L2. Flags per KiB of git's
+/// C sources: 2<sup>15</sup> entries 5.2 (half of them collisions of common trigrams with an
+/// anchor's entry), 2<sup>16</sup> 2.0.
+const TABLE_BITS: u32 = 16;
 /// Anchors of 1 or 2 bytes compared directly; more and the filter is not worth it.
 const MAX_SHORT: usize = 8;
-/// Every class of the 5th byte: the low half of a table word.
-const NEXT_ANY: u32 = 0x0000_ffff;
-/// Every class of the 4th byte: the high half.
-const FOURTH_ANY: u32 = 0xffff_0000;
+/// How far a byte is shifted before its low 3 bits are its class: bits 0–2 for the bytes
+/// after a window's first 3, bits 1–3 for the byte before it. On git's C sources these flag
+/// 2.2 positions per KiB, bits 0–2 everywhere 2.6, bits 1–3 everywhere 2.9, bits 2–4 4.1 (bit
+/// 5, the case bit, must stay out anyway).
+const CLASS_SHIFT: u32 = 0;
+const BEFORE_SHIFT: u32 = 1;
 
-/// The bit of a table word for a class of the 4th byte.
-fn fourth_bit(b: u8) -> u32 {
-    1 << (31 - class(b))
+/// The bits of a word's four fields, from the top: S's 4th byte, S's byte after the anchor,
+/// P's byte before the window, P's byte after the anchor (the window's 4th byte).
+#[derive(Clone, Copy)]
+enum Field {
+    Fourth = 0,
+    After = 1,
+    Before = 2,
+    Next = 3,
 }
 
-/// The bits of a table word for the classes of the 5th byte (bit `c` of `classes` for class `c`).
-fn next_bits(classes: u16) -> u32 {
-    u32::from(classes.reverse_bits())
+/// The bit of `field` for byte `b`'s class.
+fn bit(field: Field, b: u8) -> u32 {
+    let shift = match field {
+        Field::Before => BEFORE_SHIFT,
+        _ => CLASS_SHIFT,
+    };
+    1 << (31 - 8 * field as u32 - u32::from((b >> shift) & 7))
+}
+
+/// Every bit of `field`.
+fn all(field: Field) -> u32 {
+    0xff00_0000 >> (8 * field as u32)
+}
+
+/// The bits of `field` for each of `bytes`.
+fn bits(field: Field, bytes: &[u8]) -> u32 {
+    bytes.iter().fold(0, |set, &z| set | bit(field, z))
 }
 
 pub struct Avx2Tables {
-    /// Hash of a folded 3-byte prefix → which classes of 4th and 5th bytes follow it.
+    /// Hash of a folded 3-byte window → which anchors could start at it or before it.
     table: Box<[u32; 1 << TABLE_BITS]>,
     /// The multiplier of [`index`].
     hash: u32,
@@ -68,25 +95,39 @@ pub struct Avx2Tables {
     short: Vec<(u8, Option<u8>)>,
 }
 
-/// An anchor and what may follow it in its keywords: bit `c & 15` for each byte `c` that
-/// follows it in some keyword, or every bit when one of its keywords ends with it.
+/// An anchor and the bytes that may follow it in its keywords' hits, folded as the kernel
+/// folds them (bit 5 cleared), each once.
 pub struct Anchor<'a> {
     pub bytes: &'a [u8],
-    pub next: u16,
+    pub after: Vec<u8>,
 }
 
 impl<'a> Anchor<'a> {
-    /// Each distinct anchor (as [`super::buckets::anchors`] gives them) with the classes of the
-    /// bytes that follow it in its keywords (`lowered`).
-    pub fn all(distinct: &'a [(Vec<u8>, Vec<KeywordRef>)], lowered: &[Vec<u8>]) -> Vec<Self> {
+    /// Each distinct anchor (as [`super::buckets::anchors`] gives them) with the bytes that
+    /// follow it in its keywords (`lowered`), or that may follow them (`follow`) when it ends one.
+    pub fn all(
+        distinct: &'a [(Vec<u8>, Vec<KeywordRef>)],
+        lowered: &[Vec<u8>],
+        follow: &[Option<Follow>],
+    ) -> Vec<Self> {
         distinct
             .iter()
             .map(|(bytes, refs)| {
-                let next = refs.iter().fold(0u16, |set, &(k, offset)| {
-                    let after = lowered[k as usize].get(offset as usize + bytes.len());
-                    set | after.map_or(u16::MAX, |&b| 1 << class(b))
+                let after = refs.iter().fold(Follow::NONE, |set, &(k, offset)| {
+                    let next = lowered[k as usize].get(offset as usize + bytes.len());
+                    set.union(match next {
+                        Some(&b) => Follow::byte(b),
+                        None => follow
+                            .get(k as usize)
+                            .copied()
+                            .flatten()
+                            .unwrap_or(Follow::ANY),
+                    })
                 });
-                Anchor { bytes, next }
+                Anchor {
+                    bytes,
+                    after: after.folded(),
+                }
             })
             .collect()
     }
@@ -96,7 +137,7 @@ impl<'a> Anchor<'a> {
 /// check sorts out). Clearing it lets one AND with [`PREFIX`] both fold a window's first 3 bytes
 /// and drop its 4th.
 const FOLD: u8 = !0x20;
-/// A window's hashed prefix: its first 3 bytes, folded.
+/// A window's hashed bytes: its first 3, folded.
 const PREFIX: u32 = u32::from_le_bytes([FOLD, FOLD, FOLD, 0]);
 
 fn fold(b: u8) -> u8 {
@@ -107,20 +148,20 @@ fn fold(b: u8) -> u8 {
 /// (the top ones hardly depend on the first byte: 52 flags per KiB instead of 1.6).
 const MID: u32 = 8;
 
-/// `vpmaddwd` of the folded prefix with `hash`: each 16-bit half times the same half of `hash`,
+/// `vpmaddwd` of the folded window with `hash`: each 16-bit half times the same half of `hash`,
 /// signed, summed; then [`TABLE_BITS`] bits from [`MID`]. One instruction where a 32-bit multiply
 /// (`vpmulld`) is two on Intel.
-fn index(prefix: [u8; 3], hash: u32) -> usize {
+fn index(window: [u8; 3], hash: u32) -> usize {
     let (lo, hi) = (
-        i16::from_le_bytes([fold(prefix[0]), fold(prefix[1])]),
-        i16::from_le_bytes([fold(prefix[2]), 0]),
+        i16::from_le_bytes([fold(window[0]), fold(window[1])]),
+        i16::from_le_bytes([fold(window[2]), 0]),
     );
     let sum = i32::from(lo) * i32::from(hash as u16 as i16)
         + i32::from(hi) * i32::from((hash >> 16) as u16 as i16);
     ((sum as u32 >> MID) & ((1 << TABLE_BITS) - 1)) as usize
 }
 
-/// The multipliers tried: each word's 16-bit halves multiply the prefix's halves ([`index`]).
+/// The multipliers tried: each word's 16-bit halves multiply the window's halves ([`index`]).
 const HASHES: [u32; 16] = [
     0x9E37_79B1,
     0x85EB_CA77,
@@ -151,55 +192,100 @@ impl Avx2Tables {
         if short.len() > MAX_SHORT {
             return None;
         }
+        // One table, its entries cleared between candidates: a fresh 256 KiB table per
+        // candidate made the build a third of keysweep's start-up.
         let grams = super::buckets::code_grams();
-        let (_, hash, table) = HASHES
+        let mut table = Box::new([0u32; 1 << TABLE_BITS]);
+        let mut touched = Vec::new();
+        let (_, hash) = HASHES
             .iter()
             .map(|&hash| {
-                let table = Self::fill(anchors, hash);
-                (Self::leak(&table, hash, grams), hash, table)
+                Self::fill(&mut table, anchors, hash, &mut touched);
+                let leak = Self::leak(&table, hash, grams);
+                touched.drain(..).for_each(|i| table[i] = 0);
+                (leak, hash)
             })
             .min_by(|a, b| a.0.total_cmp(&b.0))?;
+        Self::fill(&mut table, anchors, hash, &mut touched);
         Some(Avx2Tables { table, hash, short })
     }
 
-    fn fill(anchors: &[Anchor], hash: u32) -> Box<[u32; 1 << TABLE_BITS]> {
-        let mut table = Box::new([0u32; 1 << TABLE_BITS]);
+    /// Enters every anchor in `table` (all zero), noting each entry it sets in `touched`.
+    fn fill(
+        table: &mut [u32; 1 << TABLE_BITS],
+        anchors: &[Anchor],
+        hash: u32,
+        touched: &mut Vec<usize>,
+    ) {
+        use Field::*;
+        let mut set = |window: [u8; 3], bits: u32| {
+            let i = index(window, hash);
+            touched.push(i);
+            table[i] |= bits;
+        };
         for a in anchors {
-            let b = a.bytes;
-            if b.len() < 3 {
-                continue;
+            let after = &a.after;
+            match *a.bytes {
+                [a0, a1, a2, a3] => {
+                    set([a0, a1, a2], bit(Fourth, a3) | bits(After, after));
+                    set([a1, a2, a3], bit(Before, a0) | bits(Next, after));
+                }
+                [a0, a1, a2] => {
+                    set([a0, a1, a2], bits(Fourth, after) | all(After));
+                    for &z in after {
+                        set([a1, a2, z], bit(Before, a0) | all(Next));
+                    }
+                }
+                _ => {}
             }
-            let fourth = b.get(3).map_or(FOURTH_ANY, |&c| fourth_bit(c));
-            let next = if b.len() >= 4 {
-                next_bits(a.next)
-            } else {
-                NEXT_ANY
-            };
-            table[index([b[0], b[1], b[2]], hash)] |= fourth | next;
         }
-        table
     }
 
     /// How much of common code passes the filter: the summed rate of the listed code 4-grams
-    /// whose entry lets them through, each weighted by how much of the 5th byte's classes passes.
+    /// whose entry lets them through, at half the positions as an anchor's start (S), at the
+    /// other half as the byte before a window (P), each weighted by how much of the classes of
+    /// the byte after passes.
     fn leak(table: &[u32; 1 << TABLE_BITS], hash: u32, grams: &[([u8; 4], f32)]) -> f32 {
+        use Field::*;
+        let share = |word: u32, field: Field| (word & all(field)).count_ones() as f32 / 8.0;
         grams
             .iter()
             .map(|&(g, rate)| {
-                let word = table[index([g[0], g[1], g[2]], hash)];
-                if word & fourth_bit(g[3]) == 0 {
-                    return 0.0;
-                }
-                rate * (word & NEXT_ANY).count_ones() as f32 / 16.0
+                let s = table[index([g[0], g[1], g[2]], hash)];
+                let p = table[index([g[1], g[2], g[3]], hash)];
+                let start = if s & bit(Fourth, g[3]) == 0 {
+                    0.0
+                } else {
+                    share(s, After)
+                };
+                let before = if p & bit(Before, g[0]) == 0 {
+                    0.0
+                } else {
+                    share(p, Next)
+                };
+                rate * (start + before) / 2.0
             })
             .sum()
     }
 
-    /// Whether a window of at least 5 bytes passes (the kernel's test, for tests).
+    /// Whether the kernel flags position `p` of `padded` (a haystack with 5 bytes of padding).
     #[cfg(test)]
-    fn passes(&self, w: &[u8]) -> bool {
-        let word = self.table[index([w[0], w[1], w[2]], self.hash)];
-        word & fourth_bit(w[3]) != 0 && word & next_bits(1 << class(w[4])) != 0
+    fn flags(&self, padded: &[u8], p: usize) -> bool {
+        use Field::*;
+        let short = self
+            .short
+            .iter()
+            .any(|&(a, b)| fold(padded[p]) == a && b.is_none_or(|b| fold(padded[p + 1]) == b));
+        let w =
+            |at: usize| self.table[index([padded[at], padded[at + 1], padded[at + 2]], self.hash)];
+        short
+            || if p % 2 == 1 {
+                let word = w(p);
+                word & bit(Fourth, padded[p + 3]) != 0 && word & bit(After, padded[p + 4]) != 0
+            } else {
+                let word = w(p + 1);
+                word & bit(Before, padded[p]) != 0 && word & bit(Next, padded[p + 4]) != 0
+            }
     }
 }
 
@@ -245,15 +331,16 @@ unsafe fn run<const SHORT: usize>(
 ) {
     let p = buf.as_ptr();
     let base = t.table.as_ptr().cast::<i32>();
-    // One AND both folds case and drops the 4th byte from the hashed prefix.
+    // One AND both folds case and drops the 4th byte from the hashed window.
     let prefix = _mm256_set1_epi32(PREFIX as i32);
     let hash = _mm256_set1_epi32(t.hash as i32);
     let entries = _mm256_set1_epi32((1 << TABLE_BITS) - 1);
-    let low4 = _mm256_set1_epi32(15);
-    let upper = _mm256_set1_epi32(16);
+    let low3 = _mm256_set1_epi32(7);
+    // What moves each field's bits to the top (see `bit`).
+    let [to_after, to_before, to_next] = [8, 16, 24].map(|n| _mm256_set1_epi32(n));
     let fold8 = _mm256_set1_epi8(FOLD as i8);
     let short: [[__m256i; 3]; SHORT] = short_vectors(&t.short);
-    // (step, the 4 gathers' lane bits a byte each, the short anchors' position bits)
+    // (step, the 4 kinds of positions' lane bits a byte each, the short anchors' position bits)
     let mut found = [(0u32, 0u32, 0u32); BLOCK];
     let mut first = 0;
     while first < steps.count {
@@ -261,30 +348,53 @@ unsafe fn run<const SHORT: usize>(
         let mut n = 0;
         for s in first..last {
             let at = p.add(s * STEP);
-            // Window `r + 4k` is lane `k` of the load at `r`; its 4th byte is the top byte of that
-            // lane, its 5th the top byte of lane `k` of the load at `r + 1`: five loads cover 32
-            // windows, and each top byte's class serves two of them.
-            let raw: [__m256i; 5] = std::array::from_fn(|r| _mm256_loadu_si256(at.add(r).cast()));
-            let class: [__m256i; 5] =
-                std::array::from_fn(|r| _mm256_and_si256(_mm256_srli_epi32::<24>(raw[r]), low4));
-            // Byte `k` of `lanes`, bit `j`: window `r + 4j` passes.
-            let lanes = (0..4).fold(0u32, |lanes, r| {
-                let key = _mm256_and_si256(raw[r], prefix);
+            // Lane `k` of the load at `r` holds bytes `r + 4k ..= r + 4k + 3`. The windows are
+            // at `1 + 4k` and `3 + 4k` (the loads at 1 and 3); the bytes before them are bytes 0
+            // and 2 of the load at 0, the bytes after their anchors bytes 1 and 3 of the load at 4.
+            let [l0, l1, l3, l4] = [0, 1, 3, 4].map(|r| _mm256_loadu_si256(at.add(r).cast()));
+            // A byte's class at byte `k` of each lane of `v`: its 3 bits at the bottom.
+            const C: i32 = CLASS_SHIFT as i32;
+            const B: i32 = BEFORE_SHIFT as i32;
+            let class = |shifted: __m256i| _mm256_and_si256(shifted, low3);
+            // Per window: its bytes, and the classes of its 4th byte, of the byte after that,
+            // and of the byte before it.
+            let windows = [
+                (
+                    l1,
+                    class(_mm256_srli_epi32::<{ 24 + C }>(l1)),
+                    class(_mm256_srli_epi32::<{ 8 + C }>(l4)),
+                    class(_mm256_srli_epi32::<B>(l0)),
+                ),
+                (
+                    l3,
+                    class(_mm256_srli_epi32::<{ 24 + C }>(l3)),
+                    class(_mm256_srli_epi32::<{ 24 + C }>(l4)),
+                    class(_mm256_srli_epi32::<{ 16 + B }>(l0)),
+                ),
+            ];
+            // Byte 0 of `lanes`: positions 4k (before window 1 + 4k), byte 1: 1 + 4k, byte 2:
+            // 2 + 4k, byte 3: 3 + 4k.
+            let mut lanes = 0u32;
+            for (w, (raw, fourth, after, before)) in windows.into_iter().enumerate() {
+                let key = _mm256_and_si256(raw, prefix);
                 let idx = _mm256_and_si256(
                     _mm256_srli_epi32::<{ MID as i32 }>(_mm256_madd_epi16(key, hash)),
                     entries,
                 );
                 let word = _mm256_i32gather_epi32::<4>(base, idx);
-                let both = _mm256_and_si256(
-                    _mm256_sllv_epi32(word, class[r]),
-                    _mm256_sllv_epi32(word, _mm256_or_si256(class[r + 1], upper)),
+                let test = |count: __m256i| _mm256_sllv_epi32(word, count);
+                let start = _mm256_and_si256(test(fourth), test(_mm256_or_si256(after, to_after)));
+                let behind = _mm256_and_si256(
+                    test(_mm256_or_si256(before, to_before)),
+                    test(_mm256_or_si256(fourth, to_next)),
                 );
-                lanes | (_mm256_movemask_ps(_mm256_castsi256_ps(both)) as u32) << (8 * r)
-            });
+                let mask = |v: __m256i| _mm256_movemask_ps(_mm256_castsi256_ps(v)) as u32;
+                lanes |= (mask(behind) | mask(start) << 8) << (16 * w);
+            }
             let mut hits = _mm256_setzero_si256();
             if SHORT > 0 {
-                let v0 = _mm256_and_si256(raw[0], fold8);
-                let v1 = _mm256_and_si256(raw[1], fold8);
+                let v0 = _mm256_and_si256(l0, fold8);
+                let v1 = _mm256_and_si256(l1, fold8);
                 for [a, b, any_second] in &short {
                     let second = _mm256_or_si256(_mm256_cmpeq_epi8(v1, *b), *any_second);
                     hits =
@@ -318,8 +428,8 @@ fn short_vectors<const N: usize>(short: &[(u8, Option<u8>)]) -> [[__m256i; 3]; N
     v
 }
 
-/// Flags the positions of the steps a block noted, in order: each step's 4 gathers' lane bits
-/// are spread to the positions of their windows.
+/// Flags the positions of the steps a block noted, in order: lane `k` of byte `r` of a step's
+/// lane bits is position `4k + r`.
 fn report(found: &[(u32, u32, u32)], steps: super::Steps, flag: &mut impl FnMut(usize)) {
     for &(s, lanes, hits) in found {
         let any = (0..4).fold(hits, |any, r| {
@@ -348,8 +458,11 @@ static SPREAD: [u32; 256] = {
 mod tests {
     use super::*;
 
-    fn anchor(bytes: &[u8], next: u16) -> Anchor<'_> {
-        Anchor { bytes, next }
+    fn anchor(bytes: &[u8], after: Follow) -> Anchor<'_> {
+        Anchor {
+            bytes,
+            after: after.folded(),
+        }
     }
 
     /// Distinct anchors with their keywords, and the lowered keywords.
@@ -362,34 +475,106 @@ mod tests {
             .unwrap()
     }
 
+    /// Whether the table passes `text` at `p`.
+    fn flags_at(t: &Avx2Tables, text: &[u8], p: usize) -> bool {
+        t.flags(&[text, &[0; AHEAD]].concat(), p)
+    }
+
+    fn alnum() -> Follow {
+        let mut set = Follow::NONE;
+        for b in (b'0'..=b'9').chain(b'a'..=b'z') {
+            set = set.union(Follow::byte(b));
+        }
+        set
+    }
+
     #[test]
-    fn table_holds_every_anchor_in_both_cases() {
-        let any = u16::MAX;
+    fn table_holds_every_anchor_in_both_cases_at_both_parities() {
         let anchors = [
-            anchor(b"ghp_", any),
-            anchor(b"ranc", 1 << class(b'h')),
-            anchor(b"cs_", any),
-            anchor(b"q~", any),
+            anchor(b"ghp_", Follow::ANY),
+            anchor(b"ranc", Follow::byte(b'h')),
+            anchor(b"cs_", Follow::ANY),
+            anchor(b"cio", alnum()),
+            anchor(b"q~", Follow::ANY),
         ];
         let t = Avx2Tables::new(&anchors).unwrap();
         for w in [
-            b"ghp_x", b"GHP_9", b"gHp_.", b"cs_xy", b"CS_9-", b"rancH", b"RANCh",
+            &b"ghp_x"[..],
+            b"GHP_9",
+            b"gHp_.",
+            b"cs_xy",
+            b"CS_9-",
+            b"cs_",
+            b"rancH",
+            b"RANCh",
+            b"cioA",
+            b"CIO7",
         ] {
-            assert!(t.passes(w), "{w:?}");
+            for lead in [&b" "[..], b"  "] {
+                let text = [lead, w].concat();
+                assert!(
+                    flags_at(&t, &text, lead.len()),
+                    "{:?}",
+                    String::from_utf8_lossy(&text)
+                );
+            }
         }
         assert_eq!(t.short, vec![(fold(b'q'), Some(fold(b'~')))]);
         let many: Vec<Vec<u8>> = (0..=MAX_SHORT as u8).map(|i| vec![b'a' + i]).collect();
-        let many: Vec<Anchor> = many.iter().map(|a| anchor(a, any)).collect();
+        let many: Vec<Anchor> = many.iter().map(|a| anchor(a, Follow::ANY)).collect();
         assert!(Avx2Tables::new(&many).is_none());
     }
 
     #[test]
-    fn the_byte_after_an_anchor_rules_out_common_words() {
-        // Only a 5th byte in a class the keyword allows there passes (`h` for rancher's `ranc`).
-        let t = Avx2Tables::new(&[anchor(b"ranc", 1 << class(b'h'))]).unwrap();
-        assert!(t.passes(b"ranch"));
-        assert!(!t.passes(b"rance"), "rance: 5th byte e");
-        assert!(!t.passes(b"ranco"), "ranco: 5th byte o");
+    fn a_short_keyword_is_flagged_only_before_a_byte_that_may_follow_it() {
+        // A keyword of 3 bytes followed only by `0` or `1`: where its window starts one byte
+        // before it (even positions) the byte after it is looked up whole, where the window
+        // starts with it (odd positions) by its class (low 3 bits), so `_` and `.` (classes 7
+        // and 6) are out but a space is not (class 0, as `0`'s).
+        let t = Avx2Tables::new(&[anchor(b"cio", Follow::byte(b'0').union(Follow::byte(b'1')))])
+            .unwrap();
+        for (text, at) in [(&b" cio1"[..], 1), (b"  CIO0", 2), (b" cio x", 1)] {
+            assert!(
+                flags_at(&t, text, at),
+                "{:?}",
+                String::from_utf8_lossy(text)
+            );
+        }
+        let out = [
+            (&b" cio_x"[..], 1),
+            (b" CIO.x", 1),
+            (b"  cio x", 2),
+            (b"cioz", 0),
+            (b"  cio", 2),
+        ];
+        for (text, at) in out {
+            assert!(
+                !flags_at(&t, text, at),
+                "{:?}",
+                String::from_utf8_lossy(text)
+            );
+        }
+    }
+
+    #[test]
+    fn the_bytes_around_an_anchor_rule_out_common_words() {
+        // Only a byte after it in a class the keyword allows there passes (`h` for rancher's
+        // `ranc`), whichever position the anchor starts at; where the window starts one byte
+        // after it, its first byte is tested by class.
+        let t = Avx2Tables::new(&[anchor(b"ranc", Follow::byte(b'h'))]).unwrap();
+        assert!(flags_at(&t, b" ranch", 1) && flags_at(&t, b"ranch", 0));
+        for (text, at) in [
+            (&b" rance"[..], 1),
+            (b" ranco", 1),
+            (b"rance", 0),
+            (b"xanch", 0),
+        ] {
+            assert!(
+                !flags_at(&t, text, at),
+                "{:?}",
+                String::from_utf8_lossy(text)
+            );
+        }
     }
 
     /// Runs the kernel over random text made of the anchors' own bytes, with `keywords` planted,
@@ -409,16 +594,7 @@ mod tests {
                 let end = (at + a.len()).min(len);
                 hay[at..end].copy_from_slice(&a[..end - at]);
             }
-            let padded = [hay.as_slice(), &[0; 4]].concat();
-            let want: Vec<usize> = (0..len)
-                .filter(|&p| {
-                    let w = &padded[p..];
-                    t.passes(w)
-                        || t.short
-                            .iter()
-                            .any(|&(a, b)| fold(w[0]) == a && b.is_none_or(|b| fold(w[1]) == b))
-                })
-                .collect();
+            let want: Vec<usize> = (0..len).filter(|&p| flags_at(&t, &hay, p)).collect();
             let mut got = Vec::new();
             // SAFETY: the callers checked for AVX2.
             unsafe { scan_avx2(&t, &hay, |p| got.push(p)) };
@@ -433,7 +609,7 @@ mod tests {
             return;
         }
         let (distinct, lowered) = pack();
-        kernel_agrees_with_the_table(&Anchor::all(&distinct, &lowered), &lowered);
+        kernel_agrees_with_the_table(&Anchor::all(&distinct, &lowered, &[]), &lowered);
     }
 
     #[test]
@@ -448,7 +624,7 @@ mod tests {
         for n in 0..=MAX_SHORT {
             let keywords: Vec<Vec<u8>> =
                 long.iter().chain(&short[..n]).map(|k| k.to_vec()).collect();
-            let anchors: Vec<Anchor> = keywords.iter().map(|k| anchor(k, u16::MAX)).collect();
+            let anchors: Vec<Anchor> = keywords.iter().map(|k| anchor(k, Follow::ANY)).collect();
             kernel_agrees_with_the_table(&anchors, &keywords);
         }
     }
@@ -456,12 +632,14 @@ mod tests {
     #[test]
     fn the_multiplier_is_chosen_to_let_the_least_common_code_through() {
         let (distinct, lowered) = pack();
-        let anchors = Anchor::all(&distinct, &lowered);
+        let anchors = Anchor::all(&distinct, &lowered, &[]);
         let t = Avx2Tables::new(&anchors).unwrap();
         let grams = super::super::buckets::code_grams();
         let chosen = Avx2Tables::leak(&t.table, t.hash, grams);
         for &h in &HASHES {
-            assert!(chosen <= Avx2Tables::leak(&Avx2Tables::fill(&anchors, h), h, grams));
+            let mut table = Box::new([0u32; 1 << TABLE_BITS]);
+            Avx2Tables::fill(&mut table, &anchors, h, &mut Vec::new());
+            assert!(chosen <= Avx2Tables::leak(&table, h, grams));
         }
     }
 }

@@ -163,9 +163,10 @@ static FOURGRAMS: &[u8; 4096 * 5] = include_bytes!("code-4grams.bin");
 static FIVEGRAMS: &[u8; FIVES * 6] = include_bytes!("code-5grams.bin");
 const FIVES: usize = 16384;
 
-/// The class of a byte that the AVX2 kernel tests after a 3-byte prefix (the 4th and 5th bytes
-/// of a window): its low 4 bits, so an anchor is rated with every byte of its next byte's class
-/// (`rabbitmq`'s `bitm`+`q` passes every "bitmap").
+/// The class of the byte after an anchor, as the anchor chooser rates it: its low 4 bits, so an
+/// anchor is rated with every byte of its next byte's class (`rabbitmq`'s `bitm`+`q` passes
+/// every "bitmap"). The AVX2 kernel now tests the low 3 bits ([`super::avx2`]), which this
+/// refines: its rates are a lower bound there.
 pub(super) fn class(b: u8) -> u8 {
     b & 15
 }

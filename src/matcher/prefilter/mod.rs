@@ -4,15 +4,16 @@
 //! same hits (the tests hold each to the aho-corasick crate as an oracle):
 //! - [`Backend::Avx512Vbmi`]: a Teddy-style SIMD filter over 48 buckets of 4-byte keyword anchors
 //!   ([`buckets`], [`simd`]);
-//! - [`Backend::Avx2`] (x86-64-v3): a hashed filter on each position's 3-byte prefix with a
-//!   signature of the next two bytes, looked up with gathers ([`avx2`]);
+//! - [`Backend::Avx2`] (x86-64-v3): a hashed filter on the 3-byte window at every other
+//!   position, with a signature of the bytes around it, looked up with gathers ([`avx2`]);
 //! - [`Backend::Neon`] (aarch64): the bucket filter over 24 buckets, with whole-byte lookups
 //!   built from 32-entry ones ([`neon`]);
 //! - [`Backend::Dfa`]: an interleaved Aho-Corasick DFA ([`dfa`]), for other CPUs and keyword sets
 //!   the SIMD filters do not take.
 //!
 //! The SIMD backends hand each flagged position to one exact check ([`exact`]): a hash lookup of
-//! the anchors starting there, then a comparison of their keywords.
+//! the anchors starting there, then a comparison of their keywords. Every backend then drops a
+//! hit its keyword's [`Follow`] set does not admit.
 //!
 //! The best backend the CPU supports for the keyword set ([`Backend::auto`]) is picked at
 //! start-up: the bucket filter for sets up to [`MAX_AUTO_BUCKET_KEYWORDS`], the AVX2 hashed
@@ -35,6 +36,63 @@ mod neon;
 mod simd;
 
 use self::dfa::{DfaScratch, KeywordDfa};
+
+/// The bytes that may follow a keyword in a hit: a hit followed by another byte, or by the end
+/// of the haystack, cannot start a match of any rule that uses the keyword, and is not reported.
+/// This lets the AVX2 kernel look a 3-byte keyword up with the byte after it
+/// ([`avx2`]), and spares the matcher hits inside words (crates.io's `cio` in "precious").
+/// Every backend applies it the same way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Follow([u64; 4]);
+
+impl Follow {
+    pub const NONE: Follow = Follow([0; 4]);
+    pub const ANY: Follow = Follow([u64::MAX; 4]);
+
+    /// One byte, in both cases if a letter.
+    pub fn byte(b: u8) -> Follow {
+        let mut set = [0u64; 4];
+        set[usize::from(b / 64)] |= 1 << (b % 64);
+        Follow::of(set)
+    }
+
+    /// The distinct bytes of the set with bit 5 cleared: as the AVX2 kernel folds case.
+    #[cfg(target_arch = "x86_64")]
+    pub(super) fn folded(&self) -> Vec<u8> {
+        let mut out: Vec<u8> = (0..=255u8)
+            .filter(|&b| self.contains(b))
+            .map(|b| b & !0x20)
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// Of a set of bytes (bit `b` for byte `b`), closed under ASCII case.
+    pub fn of(bytes: [u64; 4]) -> Follow {
+        let mut set = Follow(bytes);
+        for b in (b'A'..=b'Z').chain(b'a'..=b'z') {
+            if set.contains(b) {
+                set.0[usize::from(b ^ 0x20) / 64] |= 1 << ((b ^ 0x20) % 64);
+            }
+        }
+        set
+    }
+
+    pub fn contains(&self, b: u8) -> bool {
+        self.0[usize::from(b / 64)] & (1 << (b % 64)) != 0
+    }
+
+    /// Of two keyword uses: what either allows.
+    pub fn union(self, other: Follow) -> Follow {
+        Follow(std::array::from_fn(|i| self.0[i] | other.0[i]))
+    }
+
+    /// Whether a hit ending at `end` is followed by one of the bytes.
+    fn admits(follow: Option<&Follow>, hay: &[u8], end: usize) -> bool {
+        follow.is_none_or(|f| hay.get(end).is_some_and(|&b| f.contains(b)))
+    }
+}
 
 /// A keyword occurrence: keyword index and byte span in the haystack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -112,6 +170,8 @@ enum Engine {
 
 pub struct Prefilter {
     engine: Engine,
+    /// Per keyword, the bytes that may follow its hits (`None`: any, or the end).
+    follow: Vec<Option<Follow>>,
 }
 
 /// Per-thread buffers, reused between calls.
@@ -133,6 +193,12 @@ pub const MAX_AUTO_BUCKET_KEYWORDS: usize = 600;
 impl Prefilter {
     /// The fastest backend this CPU supports (or the one `KEYSWEEP_PREFILTER` names).
     pub fn new(keywords: &[impl AsRef<[u8]>]) -> Self {
+        Self::following(keywords, &[])
+    }
+
+    /// As [`Prefilter::new`], with what may follow each keyword's hits (`follow[k]` for keyword
+    /// `k`; missing or `None`: anything).
+    pub fn following(keywords: &[impl AsRef<[u8]>], follow: &[Option<Follow>]) -> Self {
         let forced = std::env::var("KEYSWEEP_PREFILTER").ok();
         let forced = Backend::ALL
             .into_iter()
@@ -141,15 +207,22 @@ impl Prefilter {
         forced
             .into_iter()
             .chain(auto)
-            .find_map(|b| Self::with_backend(keywords, b))
+            .find_map(|b| Self::with_backend(keywords, follow, b))
             .expect("the DFA backend takes any keyword set")
     }
 
     /// This backend, if the CPU supports it and it takes the keyword set.
-    pub fn with_backend(keywords: &[impl AsRef<[u8]>], backend: Backend) -> Option<Self> {
+    pub fn with_backend(
+        keywords: &[impl AsRef<[u8]>],
+        follow: &[Option<Follow>],
+        backend: Backend,
+    ) -> Option<Self> {
         if !backend.supported() {
             return None;
         }
+        let follow: Vec<Option<Follow>> = (0..keywords.len())
+            .map(|k| follow.get(k).copied().flatten())
+            .collect();
         let engine = match backend {
             Backend::Dfa => Engine::Dfa(Box::new(KeywordDfa::new(keywords))),
             #[cfg(target_arch = "x86_64")]
@@ -162,7 +235,7 @@ impl Prefilter {
             Backend::Avx2 => {
                 let (distinct, lowered) = buckets::anchors(keywords, buckets::Lookahead::NextByte)?;
                 let t = Box::new(avx2::Avx2Tables::new(&avx2::Anchor::all(
-                    &distinct, &lowered,
+                    &distinct, &lowered, &follow,
                 ))?);
                 Engine::Avx2(exact::Exact::new(&distinct, &lowered), t)
             }
@@ -175,7 +248,12 @@ impl Prefilter {
             #[allow(unreachable_patterns)]
             _ => return None,
         };
-        Some(Prefilter { engine })
+        Some(Prefilter { engine, follow })
+    }
+
+    /// Per keyword, what may follow its hits.
+    pub fn follow(&self) -> &[Option<Follow>] {
+        &self.follow
     }
 
     pub fn backend(&self) -> Backend {
@@ -232,19 +310,25 @@ impl Prefilter {
         n
     }
 
-    /// Calls `hit` for every keyword occurrence (overlapping ones included), in order of end.
-    pub fn for_each(&self, hay: &[u8], scratch: &mut PrefilterScratch, hit: impl FnMut(Hit)) {
+    /// Calls `hit` for every keyword occurrence (overlapping ones included) followed by a byte
+    /// its [`Follow`] admits, in order of end.
+    pub fn for_each(&self, hay: &[u8], scratch: &mut PrefilterScratch, mut hit: impl FnMut(Hit)) {
+        let admitted = |h: Hit| {
+            if Follow::admits(self.follow[h.keyword].as_ref(), hay, h.end) {
+                hit(h)
+            }
+        };
         #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
         if let Some(e) = self.exact() {
             self.scan_simd(hay, verifier(e, hay, &mut scratch.hits));
             // Flags come in order of anchor position; keywords put their anchors at different
             // offsets, so order by end as the DFA does.
             scratch.hits.sort_unstable();
-            scratch.hits.drain(..).for_each(hit);
+            scratch.hits.drain(..).for_each(admitted);
             return;
         }
         if let Engine::Dfa(dfa) = &self.engine {
-            dfa.for_each(hay, &mut scratch.dfa, hit);
+            dfa.for_each(hay, &mut scratch.dfa, admitted);
         }
     }
 }
@@ -352,6 +436,12 @@ mod tests {
     }
 
     fn oracle(keywords: &[&str], hay: &[u8]) -> Vec<Hit> {
+        oracle_following(keywords, &[], hay)
+    }
+
+    /// Aho-corasick's hits, less those followed by a byte their keyword's [`Follow`] does not
+    /// admit, or by the end.
+    fn oracle_following(keywords: &[&str], follow: &[Option<Follow>], hay: &[u8]) -> Vec<Hit> {
         let ac = AhoCorasick::builder()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::Standard)
@@ -364,16 +454,28 @@ mod tests {
                 start: m.start(),
                 keyword: m.pattern().as_usize(),
             })
+            .filter(|h| match follow.get(h.keyword).copied().flatten() {
+                Some(f) => hay.get(h.end).is_some_and(|&b| f.contains(b)),
+                None => true,
+            })
             .collect();
         v.sort();
         v
     }
 
-    /// Every backend this machine runs, each checked for hits in order of end.
     fn each_backend(keywords: &[&str], hay: &[u8]) -> Vec<(Backend, Vec<Hit>)> {
+        each_backend_following(keywords, &[], hay)
+    }
+
+    /// Every backend this machine runs, each checked for hits in order of end.
+    fn each_backend_following(
+        keywords: &[&str],
+        follow: &[Option<Follow>],
+        hay: &[u8],
+    ) -> Vec<(Backend, Vec<Hit>)> {
         let mut out = Vec::new();
         for backend in Backend::ALL {
-            let Some(p) = Prefilter::with_backend(keywords, backend) else {
+            let Some(p) = Prefilter::with_backend(keywords, follow, backend) else {
                 continue;
             };
             let mut v = Vec::new();
@@ -511,7 +613,7 @@ mod tests {
         let alphabet = b"\r\n\t-^~_\x7f@`[{ aZ09\xc3\xa9\xff";
         let backends: Vec<Prefilter> = Backend::ALL
             .into_iter()
-            .filter_map(|b| Prefilter::with_backend(&keywords, b))
+            .filter_map(|b| Prefilter::with_backend(&keywords, &[], b))
             .collect();
         let ac = AhoCorasick::builder()
             .ascii_case_insensitive(true)
@@ -569,6 +671,55 @@ mod tests {
             for (backend, got) in each_backend(&keywords, &hay) {
                 proptest::prop_assert_eq!(&got, &want, "{:?}", backend);
             }
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(200))]
+
+        /// The same with what may follow each keyword: 3-byte keywords (which the AVX2 kernel
+        /// looks up with the byte after them) and others, each with a random set of the text's
+        /// bytes or none; every backend drops exactly the hits the set does not admit.
+        #[test]
+        fn every_backend_applies_what_may_follow_a_keyword(
+            keywords in proptest::collection::vec("[abAB_~\\-0]{2,5}", 1..20),
+            follow in proptest::collection::vec(proptest::option::of(0u32..1 << 9), 20),
+            pieces in proptest::collection::vec((0usize..20, 0usize..5, "[aBb_ ~\\-0z]{0,3}"), 0..200),
+        ) {
+            let keywords: Vec<&str> = keywords.iter().map(String::as_str).collect();
+            let alphabet = b"aBb_ ~-0z";
+            let follow: Vec<Option<Follow>> = follow
+                .iter()
+                .map(|set| {
+                    set.map(|bits| {
+                        (0..alphabet.len())
+                            .filter(|i| bits & (1 << i) != 0)
+                            .fold(Follow::NONE, |f, i| f.union(Follow::byte(alphabet[i])))
+                    })
+                })
+                .collect();
+            let mut hay = Vec::new();
+            for (k, from, filler) in &pieces {
+                let k = keywords[k % keywords.len()].as_bytes();
+                hay.extend_from_slice(&k[(*from).min(k.len())..]);
+                hay.extend_from_slice(filler.as_bytes());
+            }
+            let want = oracle_following(&keywords, &follow, &hay);
+            for (backend, got) in each_backend_following(&keywords, &follow, &hay) {
+                proptest::prop_assert_eq!(&got, &want, "{:?}", backend);
+            }
+        }
+    }
+
+    #[test]
+    fn a_hit_is_dropped_when_its_keyword_may_not_be_followed_by_the_next_byte() {
+        let digits = (b'0'..=b'9').fold(Follow::NONE, |f, b| f.union(Follow::byte(b)));
+        let keywords = ["cio", "ghp_"];
+        let follow = [Some(digits), None];
+        let hay = b"cio7 precious cio_ CIO9 cio ghp_ cio";
+        for (backend, got) in each_backend_following(&keywords, &follow, hay) {
+            let starts: Vec<usize> = got.iter().map(|h| h.start).collect();
+            assert_eq!(starts, vec![0, 19, 28], "{backend:?}");
         }
     }
 
