@@ -12,7 +12,12 @@ use super::stream::Streams;
 use super::{BlobHit, ReadWith, Reading};
 use crate::finding::Origin;
 use crate::messages::human_bytes;
-use crate::scan::{Scanner, Scratch, CHUNK_SIZE};
+use crate::scan::{Scanner, Scratch};
+
+/// Blobs stored whole and larger than this are inflated as a stream, in the scanner's chunks,
+/// instead of whole into memory (the scanner's chunk size until it shrank to 512 KiB; history
+/// scans are measured with this).
+const STREAM_OVER: u64 = 8 << 20;
 use crate::source::git::parallel::{in_runs, into_inner, lock};
 
 /// Runs of this many ids are handed to threads: long enough to keep the delta cache warm along
@@ -152,7 +157,7 @@ impl<'a> BlobReader<'a> {
         } = self;
         let mut emit = |finding| hits.push(BlobHit { blob: *id, finding });
         // Big blobs are streamed when stored whole; one stored as a delta is rebuilt whole.
-        if header.size > (CHUNK_SIZE as u64).min(self.max_delta_blob) {
+        if header.size > STREAM_OVER.min(self.max_delta_blob) {
             match streams.open(id) {
                 Ok(Some(stream)) => {
                     self.streamed += 1;
