@@ -119,9 +119,10 @@ impl Matcher {
         }
         let required: Vec<OnceLock<Required>> = (0..rules.len()).map(|_| OnceLock::new()).collect();
         let follow: Vec<Option<Follow>> = (0..keywords.len())
-            .map(|k| {
-                let trigger = keyword_triggers[k];
-                (!trigger).then(|| follow(rules, &required, &keywords[k], &keyword_rules[k]))?
+            .map(|k| match keyword_triggers[k] {
+                // A trigger word's hits are reported whatever follows them.
+                true => None,
+                false => follow(rules, &required, &keywords[k], &keyword_rules[k]),
             })
             .collect();
         Matcher {

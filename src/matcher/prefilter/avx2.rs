@@ -52,7 +52,7 @@ const TABLE_BITS: u32 = 16;
 const MAX_SHORT: usize = 8;
 /// How far a byte is shifted before its low 3 bits are its class: bits 0–2 for the bytes
 /// after a window's first 3, bits 1–3 for the byte before it. On git's C sources these flag
-/// 2.2 positions per KiB, bits 0–2 everywhere 2.6, bits 1–3 everywhere 2.9, bits 2–4 4.1 (bit
+/// 2.0 positions per KiB, bits 0–2 everywhere 2.6, bits 1–3 everywhere 2.9, bits 2–4 4.1 (bit
 /// 5, the case bit, must stay out anyway).
 const CLASS_SHIFT: u32 = 0;
 const BEFORE_SHIFT: u32 = 1;
@@ -268,7 +268,7 @@ impl Avx2Tables {
             .sum()
     }
 
-    /// Whether the kernel flags position `p` of `padded` (a haystack with 5 bytes of padding).
+    /// Whether the kernel flags position `p` of `padded` (a haystack and [`AHEAD`] zero bytes).
     #[cfg(test)]
     fn flags(&self, padded: &[u8], p: usize) -> bool {
         use Field::*;
