@@ -122,7 +122,7 @@ impl Matcher {
             .map(|k| match keyword_triggers[k] {
                 // A trigger word's hits are reported whatever follows them.
                 true => None,
-                false => follow(rules, &required, &keywords[k], &keyword_rules[k]),
+                false => keyword_follow(rules, &required, &keywords[k], &keyword_rules[k]),
             })
             .collect();
         Matcher {
@@ -233,7 +233,7 @@ fn required_of<'a>(cells: &'a [OnceLock<Required>], rules: &RuleSet, r: usize) -
 /// keywords shorter than the prefilter's 4-byte anchors: the AVX2 kernel looks those up with
 /// the byte after them. Longer ones are left alone: working it out parses the rule's regex,
 /// which start-up otherwise puts off until the rule's first hit.
-fn follow(
+fn keyword_follow(
     rules: &RuleSet,
     required: &[OnceLock<Required>],
     keyword: &[u8],

@@ -39,9 +39,10 @@ use self::dfa::{DfaScratch, KeywordDfa};
 
 /// The bytes that may follow a keyword in a hit: a hit followed by another byte, or by the end
 /// of the haystack, cannot start a match of any rule that uses the keyword, and is not reported.
-/// This lets the AVX2 kernel look a 3-byte keyword up with the byte after it
-/// ([`avx2`]), and spares the matcher hits inside words (crates.io's `cio` in "precious").
-/// Every backend applies it the same way.
+/// This lets the AVX2 kernel look a 3-byte keyword up with the byte after it ([`avx2`]), and
+/// spares the matcher hits no match can start at (crates.io's `cio` before `_` or a space; one
+/// inside a word, as in "precious", is the word-boundary check's, `matcher::required`). Every
+/// backend applies it the same way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Follow([u64; 4]);
 
