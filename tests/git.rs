@@ -202,6 +202,49 @@ fn a_key_kept_through_later_edits_is_one_finding_and_a_copied_directory_is_anoth
     );
 }
 
+/// A whole-history scan diffs only the commits whose tree holds the leaked blob at a path no
+/// parent holds it at (worked out from the tree graph): every such place must still be listed,
+/// and no merge that only brings an existing place together.
+#[test]
+fn every_commit_that_put_a_key_at_a_new_path_is_listed_and_merges_are_not() {
+    let mut r = Repo::new();
+    let content = format!("k={}\n", key(7));
+    r.commit(&[("README", Some("base\n"))], "base");
+    let added = r.commit(&[("svc/keys.txt", Some(&content))], "add");
+    r.git(&["checkout", "-q", "-b", "side"]);
+    let copied = r.commit(&[("lib/keys.txt", Some(&content))], "copy on a branch");
+    r.git(&["checkout", "-q", "main"]);
+    r.commit(&[("README", Some("two\n"))], "unrelated");
+    r.commit(&[("svc/keys.txt", None)], "delete");
+    r.git(&["merge", "-q", "--no-ff", "-m", "merge side", "side"]);
+    r.day += 1;
+    let restored = r.commit(&[("svc/keys.txt", Some(&content))], "restore");
+    r.git(&["mv", "lib/keys.txt", "moved.txt"]);
+    let moved = r.commit(&[], "move");
+    r.commit(&[("README", Some("three\n"))], "later");
+    for threads in ["1", "2"] {
+        let run = r.keysweep(&["git", ".", "-f", "jsonl", "-j", threads]);
+        assert_eq!(run.code, 1, "{}", run.all());
+        let f = findings(&run);
+        assert_eq!(f.len(), 1, "{}", run.stdout);
+        assert_eq!(f[0]["commit"], added.as_str());
+        assert_eq!(f[0]["path"], "svc/keys.txt");
+        let also: Vec<(&str, &str)> = f[0]["also"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| (p["commit"].as_str().unwrap(), p["path"].as_str().unwrap()))
+            .collect();
+        let expected = [
+            (copied.as_str(), "lib/keys.txt"),
+            (restored.as_str(), "svc/keys.txt"),
+            (moved.as_str(), "moved.txt"),
+        ];
+        assert_eq!(also, expected, "-j {threads}");
+        assert_eq!(f[0]["other_places"], 3);
+    }
+}
+
 #[test]
 fn unreachable_objects_are_reported_only_with_all_objects() {
     let mut r = Repo::new();

@@ -37,15 +37,25 @@ pub struct Intro {
     pub before: Vec<ObjectId>,
 }
 
+/// What the tree graph of a whole history tells attribution about some blobs (see
+/// [`super::graph`]): which trees and commits can have anything to do with them.
+#[derive(Debug, Default)]
+pub struct Narrowing {
+    /// The trees that hold one of the blobs at some depth: no other tree is read, which turns a
+    /// diff of the whole history into a look at a few paths.
+    pub trees: HashSet<ObjectId>,
+    /// The only commits that can have introduced one of the blobs, when that was worked out:
+    /// no other commit is diffed.
+    pub commits: Option<HashSet<ObjectId>>,
+}
+
 /// Every introduction of one of `blobs` by a commit of `history`, grouped by blob, oldest first.
 /// Commits are diffed against their parents even where the parents lie outside `history`.
-/// `holders`, when known, are the trees that hold one of `blobs` at some depth: no other tree is
-/// read, which turns a diff of the whole history into a look at a few paths.
 pub fn introductions(
     repo: &gix::ThreadSafeRepository,
     history: &History,
     blobs: &HashSet<ObjectId>,
-    holders: Option<&HashSet<ObjectId>>,
+    narrow: Option<&Narrowing>,
     threads: usize,
     phase: &Phase,
     error: &(dyn Fn(String) + Sync),
@@ -53,11 +63,19 @@ pub fn introductions(
     let mut all = Vec::new();
     if !blobs.is_empty() && !history.is_empty() {
         let want = |id: &gix::oid| blobs.contains(id);
-        let enter = |id: &gix::oid| holders.is_none_or(|h| h.contains(id));
-        let _phase = phase.begin("git: attribution", "commits", history.len() as u64);
+        let enter = |id: &gix::oid| narrow.is_none_or(|n| n.trees.contains(id));
+        let commits: Vec<CommitNode> = match narrow.and_then(|n| n.commits.as_ref()) {
+            Some(only) => (history.commits.iter())
+                .filter(|c| only.contains(&c.id))
+                .cloned()
+                .collect(),
+            None => history.commits.clone(),
+        };
+        let _phase = phase.begin("git: attribution", "commits", commits.len() as u64);
         all = for_each_commit(
             repo,
             history,
+            &commits,
             threads,
             &Look {
                 want: &want,
@@ -83,6 +101,7 @@ pub fn all_introductions(
     for_each_commit(
         repo,
         history,
+        &history.commits,
         threads,
         &Look {
             want: &all,
@@ -105,15 +124,16 @@ pub fn group(intros: Vec<Intro>) -> HashMap<ObjectId, Vec<Intro>> {
     by_blob
 }
 
+/// Diffs each of `commits` (of `history`) against its parents.
 fn for_each_commit(
     repo: &gix::ThreadSafeRepository,
     history: &History,
+    commits: &[CommitNode],
     threads: usize,
     look: &Look<'_>,
     phase: &Phase,
     error: &(dyn Fn(String) + Sync),
 ) -> Vec<Intro> {
-    let commits = &history.commits;
     let threads = threads.clamp(1, commits.len().max(1));
     let run = (commits.len() / (threads * 8)).clamp(16, 1024);
     let out = Mutex::new(Vec::new());

@@ -7,10 +7,10 @@ use gix::hashtable::{HashMap, HashSet};
 use gix::ObjectId;
 
 use super::attribution::{self, CommitInfoCache, Intro};
+use super::graph::TreeGraph;
 use super::history::History;
 use super::parallel::lock;
 use super::read::BlobHit;
-use super::trees::TreeGraph;
 use super::Run;
 use crate::finding::{Finding, Origin};
 
@@ -22,7 +22,8 @@ pub(super) struct Pending {
 
 impl Run<'_> {
     /// Finds where the blobs of `hits` were introduced in `history` and hands the hits on.
-    /// `graph`, when the tree walk kept it, narrows attribution to the trees holding them.
+    /// `graph`, when the tree walk kept it, narrows attribution to the trees holding them and
+    /// the commits that can have introduced them.
     pub(super) fn attribute_and_emit(
         &self,
         sync: &gix::ThreadSafeRepository,
@@ -31,14 +32,14 @@ impl Run<'_> {
         graph: Option<&TreeGraph>,
     ) {
         let blobs: HashSet<ObjectId> = hits.iter().map(|h| h.blob).collect();
-        let holders = graph
+        let narrow = graph
             .filter(|_| !blobs.is_empty())
-            .map(|g| g.holders(&blobs));
+            .map(|g| g.narrow(history, &blobs));
         let places = attribution::introductions(
             sync,
             history,
             &blobs,
-            holders.as_ref(),
+            narrow.as_ref(),
             self.threads,
             &self.scanner.phase,
             &|m| self.error(m),

@@ -4,14 +4,16 @@
 //!
 //! A whole history is read in the order that is cheapest for the object store, not for the
 //! history (README, performance): every pack is decoded whole by gix's delta-tree traversal, on
-//! every core, scanning each blob as it comes out, while the commits are walked; the trees the
-//! traversal decoded then give what is reachable, and only for blobs that matched is the commit
-//! graph diffed to find where they came from. Ranges and incremental runs, which want few blobs,
+//! every core, scanning each blob as it comes out, while the commits are walked; a walk of the
+//! unique trees then gives what is reachable and, in its graph (`graph.rs`), where the blobs
+//! that matched lie, so that only the commits that put one at a new path are diffed. Ranges and
+//! incremental runs, which want few blobs,
 //! walk first and look those blobs up.
 
 mod attribution;
 mod diff;
 mod emit;
+mod graph;
 mod history;
 mod parallel;
 mod range;

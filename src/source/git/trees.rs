@@ -10,6 +10,7 @@ use gix::objs::tree::EntryKind;
 use gix::objs::{Find, Kind};
 use gix::ObjectId;
 
+use super::graph::{Edge, Names, TreeGraph};
 use super::parallel::{in_runs, into_inner, lock};
 use super::read::{tree_reader, TreeCache};
 use crate::scan::Phase;
@@ -27,66 +28,9 @@ pub struct Contents {
     pub submodules: BTreeMap<String, ObjectId>,
 }
 
-/// Containment edges between the unique trees of a history and the blobs asked for, as small
-/// integers. Lets attribution learn which trees hold a leaked blob (at any depth), so that it
-/// diffs a few paths instead of the whole history. Only the blobs asked for (those that matched,
-/// and those not scanned yet) get edges: every blob edge of git/git's history is 56 million
-/// edges, its tree edges 3 million.
-#[derive(Debug, Default)]
-pub struct TreeGraph {
-    tree_ids: Vec<ObjectId>,
-    blob_index: HashMap<ObjectId, u32>,
-    /// (blob, tree holding it)
-    blob_edges: Vec<(u32, u32)>,
-    /// (subtree, tree holding it)
-    tree_edges: Vec<(u32, u32)>,
-}
-
-/// Beyond this many edges (8 bytes each) the graph is dropped and attribution reads every changed
-/// tree instead: slower, but memory stays bounded on huge histories.
+/// Beyond this many edges (12 bytes each) the graph is dropped and attribution reads every
+/// changed tree instead: slower, but memory stays bounded on huge histories.
 const GRAPH_MAX_EDGES: usize = 16 << 20;
-
-impl TreeGraph {
-    fn blob(&mut self, id: &gix::oid) -> u32 {
-        let next = self.blob_index.len() as u32;
-        *self.blob_index.entry(id.to_owned()).or_insert(next)
-    }
-
-    /// Every tree holding one of `blobs` at any depth.
-    pub fn holders(&self, blobs: &HashSet<ObjectId>) -> HashSet<ObjectId> {
-        let mut wanted = vec![false; self.blob_index.len()];
-        for b in blobs {
-            if let Some(&i) = self.blob_index.get(b) {
-                wanted[i as usize] = true;
-            }
-        }
-        let mut marked = vec![false; self.tree_ids.len()];
-        let mut queue: Vec<u32> = Vec::new();
-        for &(b, t) in &self.blob_edges {
-            if wanted[b as usize] && !marked[t as usize] {
-                marked[t as usize] = true;
-                queue.push(t);
-            }
-        }
-        let mut up = self.tree_edges.clone();
-        up.sort_unstable();
-        while let Some(t) = queue.pop() {
-            let from = up.partition_point(|&(child, _)| child < t);
-            for &(_, parent) in up[from..].iter().take_while(|&&(child, _)| child == t) {
-                if !marked[parent as usize] {
-                    marked[parent as usize] = true;
-                    queue.push(parent);
-                }
-            }
-        }
-        self.tree_ids
-            .iter()
-            .zip(marked)
-            .filter(|(_, m)| *m)
-            .map(|(id, _)| *id)
-            .collect()
-    }
-}
 
 /// The delta-base cache of each walking thread (see [`tree_reader`]). Bigger saves more CPU on
 /// deep histories (64 MiB: a third of the walk on git/git) but counts twice in peak memory.
@@ -173,11 +117,12 @@ pub fn walk_trees(
     out
 }
 
-/// Every tree met, numbered in the order met.
+/// Every tree met, numbered in the order met, and the names of the graph's edges.
 #[derive(Default)]
 struct TreeIds {
     index: HashMap<ObjectId, u32>,
     ids: Vec<ObjectId>,
+    names: Names,
 }
 
 impl TreeIds {
@@ -195,8 +140,9 @@ impl TreeIds {
 
 #[derive(Default)]
 struct Edges {
-    trees: Vec<(u32, u32)>,
-    blobs: Vec<(ObjectId, u32)>,
+    trees: Vec<Edge>,
+    /// The blob's id, the tree holding it, the entry's name.
+    blobs: Vec<(ObjectId, u32, u32)>,
 }
 
 impl Edges {
@@ -210,9 +156,13 @@ impl Edges {
             tree_edges: self.trees,
             ..TreeGraph::default()
         };
-        for (blob, tree) in self.blobs {
-            let b = g.blob(&blob);
-            g.blob_edges.push((b, tree));
+        for (blob, holder, name) in self.blobs {
+            let child = g.blob(&blob);
+            g.blob_edges.push(Edge {
+                child,
+                holder,
+                name,
+            });
         }
         Some(g)
     }
@@ -224,8 +174,8 @@ struct Level {
     buf: Vec<u8>,
     blobs: HashSet<ObjectId>,
     submodules: BTreeMap<String, ObjectId>,
-    tree_edges: Vec<(u32, u32)>,
-    blob_edges: Vec<(ObjectId, u32)>,
+    tree_edges: Vec<Edge>,
+    blob_edges: Vec<(ObjectId, u32, u32)>,
     /// New trees for the next level, with their number and path.
     next: Vec<(ObjectId, u32, String)>,
     errors: Vec<String>,
@@ -282,10 +232,16 @@ impl Level {
                     if with.known_trees.contains(entry.oid) {
                         continue;
                     }
-                    let (sub, new) = lock(ids).get_or_insert(entry.oid);
+                    let mut ids = lock(ids);
+                    let (sub, new) = ids.get_or_insert(entry.oid);
                     if with.graph.is_some() {
-                        self.tree_edges.push((sub, here));
+                        self.tree_edges.push(Edge {
+                            child: sub,
+                            holder: here,
+                            name: ids.names.number(entry.filename),
+                        });
                     }
+                    drop(ids);
                     if new {
                         let at = join(path, entry.filename);
                         self.next.push((entry.oid.to_owned(), sub, at));
@@ -293,7 +249,8 @@ impl Level {
                 }
                 EntryKind::Blob | EntryKind::BlobExecutable | EntryKind::Link => {
                     if with.graph.is_some_and(|wanted| wanted(entry.oid)) {
-                        self.blob_edges.push((entry.oid.to_owned(), here));
+                        let name = lock(ids).names.number(entry.filename);
+                        self.blob_edges.push((entry.oid.to_owned(), here, name));
                     }
                     if !with.known_blobs.contains(entry.oid) {
                         self.blobs.insert(entry.oid.to_owned());
