@@ -36,10 +36,11 @@ pub struct TreeGraph {
     pub(super) tree_edges: Vec<Edge>,
 }
 
-/// Beyond this many (path, blob) pairs in all (8 bytes each) the commits are not narrowed down
-/// and attribution diffs every commit whose tree holds a matched blob, as it did before: a blob
-/// at thousands of paths of thousands of tree versions is possible, and memory stays bounded.
-const MAX_PAIRS: usize = 8 << 20;
+/// Beyond this many (path, blob) pairs in all (8 bytes each, and as many numbered paths at most)
+/// the commits are not narrowed down and attribution diffs every commit whose tree holds a
+/// matched blob: a blob at thousands of paths of thousands of tree versions is possible, and
+/// memory stays bounded.
+const MAX_PAIRS: usize = 4 << 20;
 
 /// Entry names as numbers, for the walk to put on its edges.
 #[derive(Debug, Default)]
@@ -66,7 +67,8 @@ impl TreeGraph {
     pub fn narrow(&self, history: &History, blobs: &HashSet<ObjectId>) -> Narrowing {
         let wanted = self.wanted(blobs);
         let held = self.holders(&wanted);
-        let commits = Pairs::under(self, &wanted, &held).map(|p| p.introducing(self, history));
+        let commits =
+            Pairs::under(self, &wanted, &held, MAX_PAIRS).map(|p| p.introducing(self, history));
         Narrowing {
             trees: self.ids_of(&held),
             commits,
@@ -130,8 +132,8 @@ impl Pairs {
     const END: u32 = u32::MAX;
 
     /// The pairs under every tree `held` marks, children before the trees holding them; `None`
-    /// past [`MAX_PAIRS`].
-    fn under(graph: &TreeGraph, wanted: &[bool], held: &[bool]) -> Option<Pairs> {
+    /// past `max` pairs.
+    fn under(graph: &TreeGraph, wanted: &[bool], held: &[bool], max: usize) -> Option<Pairs> {
         let by_holder = |edges: &[Edge], keep: &dyn Fn(&Edge) -> bool| {
             let mut v: Vec<Edge> = edges.iter().filter(|e| keep(e)).copied().collect();
             v.sort_unstable_by_key(|e| (e.holder, e.child, e.name));
@@ -185,14 +187,14 @@ impl Pairs {
                     for &(rest, blob) in pairs.get(e.child) {
                         mine.push((path(e.name, rest), blob));
                     }
+                    if pairs.all.len() + mine.len() > max {
+                        return None;
+                    }
                 }
                 mine.sort_unstable();
                 mine.dedup();
                 pairs.of[t as usize] = (pairs.all.len() as u32, mine.len() as u32);
                 pairs.all.extend_from_slice(&mine);
-                if pairs.all.len() > MAX_PAIRS {
-                    return None;
-                }
             }
         }
         Some(pairs)
@@ -272,7 +274,7 @@ mod tests {
         let wanted = g.wanted(&[id(100)].into_iter().collect());
         let held = g.holders(&wanted);
         assert_eq!(held, vec![true, true, false, false]);
-        let pairs = Pairs::under(&g, &wanted, &held).unwrap();
+        let pairs = Pairs::under(&g, &wanted, &held, MAX_PAIRS).unwrap();
         // Tree 1: "k" → blob 0. Root: "a/k" and "b/k" → blob 0, two distinct paths.
         assert_eq!(pairs.get(1).len(), 1);
         let root = pairs.get(0);
@@ -283,8 +285,12 @@ mod tests {
         // Both blobs wanted: tree 3 holds blob 1 at "k" below its entry 4, the root below "3/4".
         let wanted = g.wanted(&[id(100), id(101)].into_iter().collect());
         let held = g.holders(&wanted);
-        let pairs = Pairs::under(&g, &wanted, &held).unwrap();
+        let pairs = Pairs::under(&g, &wanted, &held, MAX_PAIRS).unwrap();
         assert_eq!(pairs.get(0).len(), 3);
         assert_eq!(pairs.get(3).len(), 1);
+        // Six pairs in all: past a budget there is no narrowing down (attribution then diffs
+        // every commit whose tree holds a wanted blob).
+        assert!(Pairs::under(&g, &wanted, &held, 5).is_none());
+        assert!(Pairs::under(&g, &wanted, &held, 6).is_some());
     }
 }

@@ -7,8 +7,7 @@
 //! every core, scanning each blob as it comes out, while the commits are walked; a walk of the
 //! unique trees then gives what is reachable and, in its graph (`graph.rs`), where the blobs
 //! that matched lie, so that only the commits that put one at a new path are diffed. Ranges and
-//! incremental runs, which want few blobs,
-//! walk first and look those blobs up.
+//! incremental runs, which want few blobs, walk first and look those blobs up.
 
 mod attribution;
 mod diff;
