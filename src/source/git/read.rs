@@ -210,6 +210,31 @@ pub fn all_objects(
     Ok(out)
 }
 
+/// Where objects lie in the repository's own packs: reading trees in that order lets each find
+/// its delta base (always earlier in its pack) in the delta cache, still warm.
+pub struct PackOrder(Vec<gix::odb::pack::index::File>);
+
+impl PackOrder {
+    pub fn new(repo: &gix::Repository) -> PackOrder {
+        let dir = repo.objects.store_ref().path();
+        PackOrder(
+            pack_indices(dir)
+                .iter()
+                .filter_map(|p| gix::odb::pack::index::File::at(p, repo.object_hash()).ok())
+                .collect(),
+        )
+    }
+
+    /// (pack number, offset in it); objects in no pack last.
+    pub fn key(&self, id: &gix::oid) -> (usize, u64) {
+        self.0
+            .iter()
+            .enumerate()
+            .find_map(|(n, idx)| idx.lookup(id).map(|i| (n, idx.pack_offset_at_index(i))))
+            .unwrap_or((usize::MAX, 0))
+    }
+}
+
 /// The pack index files of an object directory, in name order: any fixed order does, as order
 /// only decides which copy of an object stored twice is read.
 fn pack_indices(objects_dir: &Path) -> Vec<PathBuf> {

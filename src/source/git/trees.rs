@@ -12,7 +12,7 @@ use gix::ObjectId;
 
 use super::graph::{Edge, Names, TreeGraph};
 use super::parallel::{in_runs, into_inner, lock};
-use super::read::{tree_reader, TreeCache};
+use super::read::{tree_reader, PackOrder, TreeCache};
 use crate::scan::Phase;
 
 /// Blobs and trees found under some root trees, minus what was already known.
@@ -57,7 +57,9 @@ pub struct WalkOptions<'a> {
 /// Visits every tree under `roots` once (trees shared between commits are entered once) and
 /// collects the blobs not known. One level of depth at a time, each level shared out to the
 /// threads: on git/git the walk reads 2.4 GiB of trees, most of them rebuilt from deltas, which
-/// one thread took a third of the whole run for.
+/// one thread took a third of the whole run for. Each level is read in pack order, where a
+/// delta's base comes before it: in the order met (by commit time) the walk of git/git took 15
+/// s of CPU more than in pack order, rebuilding bases the delta cache had already dropped.
 pub fn walk_trees(
     repo: &gix::Repository,
     roots: impl IntoIterator<Item = ObjectId>,
@@ -82,7 +84,9 @@ pub fn walk_trees(
     );
     let mut out = Contents::default();
     let mut edges = Edges::default();
+    let order = PackOrder::new(repo);
     while !level.is_empty() {
+        level.sort_by_cached_key(|(id, ..)| order.key(id));
         let parts = Mutex::new(Vec::new());
         in_runs(
             &level,
