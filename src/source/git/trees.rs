@@ -86,7 +86,12 @@ pub fn walk_trees(
     let mut edges = Edges::default();
     let order = PackOrder::new(repo);
     while !level.is_empty() {
-        level.sort_by_cached_key(|(id, ..)| order.key(id));
+        // Trees the pack traversal kept are not read from the pack: only the others are worth
+        // the index lookups (~1 µs each, on this thread).
+        level.sort_by_cached_key(|(id, ..)| match with.cache.and_then(|c| c.get(id)) {
+            Some(_) => (0, 0),
+            None => order.key(id),
+        });
         let parts = Mutex::new(Vec::new());
         in_runs(
             &level,
