@@ -123,6 +123,16 @@ fn findings(run: &Run) -> Vec<Value> {
     run.jsonl()
 }
 
+/// A finding's other places, as (commit, path).
+fn also(finding: &Value) -> Vec<(&str, &str)> {
+    finding["also"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["commit"].as_str().unwrap(), p["path"].as_str().unwrap()))
+        .collect()
+}
+
 #[test]
 fn a_secret_added_then_deleted_is_found_and_attributed_to_the_adding_commit() {
     let mut r = Repo::new();
@@ -190,12 +200,7 @@ fn a_key_kept_through_later_edits_is_one_finding_and_a_copied_directory_is_anoth
     assert_eq!(f.len(), 1, "{}", run.stdout);
     assert_eq!(f[0]["commit"], first.as_str());
     assert_eq!(f[0]["path"], "svc/conf/keys.txt");
-    let also: Vec<(&str, &str)> = f[0]["also"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| (p["commit"].as_str().unwrap(), p["path"].as_str().unwrap()))
-        .collect();
+    let also = also(&f[0]);
     assert!(
         also.contains(&(copy.as_str(), "old/svc/conf/keys.txt")),
         "{also:?}"
@@ -229,12 +234,7 @@ fn every_commit_that_put_a_key_at_a_new_path_is_listed_and_merges_are_not() {
         assert_eq!(f.len(), 1, "{}", run.stdout);
         assert_eq!(f[0]["commit"], added.as_str());
         assert_eq!(f[0]["path"], "svc/keys.txt");
-        let also: Vec<(&str, &str)> = f[0]["also"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|p| (p["commit"].as_str().unwrap(), p["path"].as_str().unwrap()))
-            .collect();
+        let also = also(&f[0]);
         let expected = [
             (copied.as_str(), "lib/keys.txt"),
             (restored.as_str(), "svc/keys.txt"),
