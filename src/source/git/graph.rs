@@ -6,7 +6,7 @@
 //! holds a matched blob can be worked out from the graph alone, bottom up, each tree once; the
 //! commits that introduced something are then those whose pairs are not all in a parent's. On
 //! git/git, a key file present since 2014 made every commit's tree a holder: diffing them all
-//! was 7.6 of 19 s; comparing their pairs takes milliseconds, and three commits are diffed.
+//! was 7.6 of 19 s; now three commits are diffed, and attribution takes under 0.4 s.
 
 use std::collections::HashMap as StdHashMap;
 
@@ -122,10 +122,12 @@ impl TreeGraph {
 /// The (path below the tree, blob) pairs of the wanted blobs under each holding tree, sorted.
 /// A path is a number: `(first name, rest of the path)` numbered as met, the rest of a blob
 /// entry's own name being [`Pairs::END`].
+#[derive(Default)]
 struct Pairs {
     /// Per tree number, its range of `all` (empty for trees holding nothing wanted).
     of: Vec<(u32, u32)>,
     all: Vec<(u32, u32)>,
+    paths: StdHashMap<(u32, u32), u32>,
 }
 
 impl Pairs {
@@ -143,61 +145,70 @@ impl Pairs {
             held[e.child as usize] && held[e.holder as usize]
         });
         let blobs = by_holder(&graph.blob_edges, &|e| wanted[e.child as usize]);
-        let edges_of = |edges: &'_ [Edge], t: u32| -> std::ops::Range<usize> {
+        let of = |edges: &'_ [Edge], t: u32| -> std::ops::Range<usize> {
             let from = edges.partition_point(|e| e.holder < t);
             from..from + edges[from..].iter().take_while(|e| e.holder == t).count()
         };
         let mut pairs = Pairs {
             of: vec![(0, 0); held.len()],
-            all: Vec::new(),
-        };
-        let mut paths: StdHashMap<(u32, u32), u32> = StdHashMap::new();
-        let mut path = |name: u32, rest: u32| {
-            let next = paths.len() as u32;
-            *paths.entry((name, rest)).or_insert(next)
+            ..Pairs::default()
         };
         // 0: not yet, 1: its children are being done, 2: done.
         let mut state = vec![0u8; held.len()];
         let mut stack: Vec<u32> = Vec::new();
-        let mut mine: Vec<(u32, u32)> = Vec::new();
         for start in (0..held.len() as u32).filter(|&t| held[t as usize]) {
             stack.push(start);
             while let Some(&t) = stack.last() {
-                let children = &subtrees[edges_of(&subtrees, t)];
-                if state[t as usize] == 0 {
-                    state[t as usize] = 1;
-                    stack.extend(
-                        children
-                            .iter()
-                            .filter(|e| state[e.child as usize] == 0)
-                            .map(|e| e.child),
-                    );
-                    continue;
-                }
-                stack.pop();
-                if state[t as usize] == 2 {
-                    continue;
-                }
-                state[t as usize] = 2;
-                mine.clear();
-                for e in &blobs[edges_of(&blobs, t)] {
-                    mine.push((path(e.name, Self::END), e.child));
-                }
-                for e in children {
-                    for &(rest, blob) in pairs.get(e.child) {
-                        mine.push((path(e.name, rest), blob));
+                let children = &subtrees[of(&subtrees, t)];
+                match state[t as usize] {
+                    0 => {
+                        state[t as usize] = 1;
+                        let todo = children.iter().filter(|e| state[e.child as usize] == 0);
+                        stack.extend(todo.map(|e| e.child));
                     }
-                    if pairs.all.len() + mine.len() > max {
-                        return None;
+                    1 => {
+                        stack.pop();
+                        state[t as usize] = 2;
+                        if !pairs.settle(t, &blobs[of(&blobs, t)], children, max) {
+                            return None;
+                        }
+                    }
+                    _ => {
+                        stack.pop();
                     }
                 }
-                mine.sort_unstable();
-                mine.dedup();
-                pairs.of[t as usize] = (pairs.all.len() as u32, mine.len() as u32);
-                pairs.all.extend_from_slice(&mine);
             }
         }
         Some(pairs)
+    }
+
+    /// Works out tree `t`'s pairs from its own wanted `blobs` and its `children`'s pairs (done
+    /// already); false past `max` pairs in all.
+    fn settle(&mut self, t: u32, blobs: &[Edge], children: &[Edge], max: usize) -> bool {
+        let mut mine: Vec<(u32, u32)> = Vec::new();
+        for e in blobs {
+            mine.push((self.path(e.name, Self::END), e.child));
+        }
+        for e in children {
+            let (start, len) = self.of[e.child as usize];
+            for i in start..start + len {
+                let (rest, blob) = self.all[i as usize];
+                mine.push((self.path(e.name, rest), blob));
+            }
+            if self.all.len() + mine.len() > max {
+                return false;
+            }
+        }
+        mine.sort_unstable();
+        mine.dedup();
+        self.of[t as usize] = (self.all.len() as u32, mine.len() as u32);
+        self.all.extend_from_slice(&mine);
+        true
+    }
+
+    fn path(&mut self, name: u32, rest: u32) -> u32 {
+        let next = self.paths.len() as u32;
+        *self.paths.entry((name, rest)).or_insert(next)
     }
 
     fn get(&self, tree: u32) -> &[(u32, u32)] {
