@@ -6,6 +6,7 @@
 //! answer does not depend on the number of threads) is where the finding is reported; the
 //! others are counted and listed.
 
+use std::borrow::Cow;
 use std::sync::Mutex;
 
 use gix::hashtable::{HashMap, HashSet};
@@ -64,12 +65,12 @@ pub fn introductions(
     if !blobs.is_empty() && !history.is_empty() {
         let want = |id: &gix::oid| blobs.contains(id);
         let enter = |id: &gix::oid| narrow.is_none_or(|n| n.trees.contains(id));
-        let commits: Vec<CommitNode> = match narrow.and_then(|n| n.commits.as_ref()) {
+        let commits: Cow<'_, [CommitNode]> = match narrow.and_then(|n| n.commits.as_ref()) {
             Some(only) => (history.commits.iter())
                 .filter(|c| only.contains(&c.id))
                 .cloned()
                 .collect(),
-            None => history.commits.clone(),
+            None => Cow::Borrowed(&history.commits),
         };
         let _phase = phase.begin("git: attribution", "commits", commits.len() as u64);
         all = for_each_commit(

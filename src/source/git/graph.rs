@@ -17,7 +17,8 @@ use super::attribution::Narrowing;
 use super::history::History;
 
 /// `child` (a subtree or a blob) is the entry `name` of tree `holder`. Numbers: trees as the walk
-/// met them, blobs and names in their own tables.
+/// met them, blobs and names in their own tables. Ordered by child first, as
+/// [`TreeGraph::holders`] searches the edges sorted that way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Edge {
     pub child: u32,
